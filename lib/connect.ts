@@ -1,0 +1,173 @@
+// The connection to the API server: kubeconfig resolution (lib/kubeconfig), API clients that
+// honour --request-timeout, and the translation of every client error into one line that says
+// what the user can do about it.
+import {
+  ApiException,
+  CoreV1Api,
+  ServerConfiguration,
+  VersionApi,
+  createConfiguration,
+  type KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import { CliError, UsageError, oneLine } from './errors';
+import { resolveConfig, type ConnectionFlags, type ResolveEnvironment, type ResolvedConfig } from './kubeconfig';
+
+export interface ConnectOptions extends ConnectionFlags {
+  /** kubectl's --request-timeout: "0" (none), "30", "30s", "2m", "1h". */
+  requestTimeout?: string;
+}
+
+/** The resolved configuration and the API clients built from it. */
+export interface Connection {
+  config: ResolvedConfig;
+  namespace: string;
+  requestTimeoutMs: number | undefined;
+  core: CoreV1Api;
+  version: VersionApi;
+}
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses kubectl's --request-timeout; undefined means no timeout. */
+export function parseRequestTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  // Go durations may chain units ("1m30s"); a bare number means seconds, as in kubectl.
+  const bare = /^\d+$/.test(value) ? `${value}s` : value;
+  const parts = [...bare.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== bare) {
+    throw new UsageError(
+      `invalid --request-timeout "${value}": use a duration such as 30s, 2m or 1h, or 0 for no timeout`,
+    );
+  }
+  const ms = parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * durationUnits[unit!]!, 0);
+  return ms === 0 ? undefined : ms;
+}
+
+function makeClient<T>(kubeConfig: KubeConfig, api: new (config: ReturnType<typeof createConfiguration>) => T, timeoutMs?: number): T {
+  const cluster = kubeConfig.getCurrentCluster()!;
+  const timeout = {
+    // Each request gets its own deadline, so a slow or silent server fails within the timeout.
+    pre: async (context: RequestContext) => {
+      if (timeoutMs !== undefined) context.setSignal(AbortSignal.timeout(timeoutMs));
+      return context;
+    },
+    post: async (response: ResponseContext) => response,
+  };
+  return new api(
+    createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server.replace(/\/+$/, ''), {}),
+      authMethods: { default: kubeConfig },
+      promiseMiddleware: [timeout],
+    }),
+  );
+}
+
+/** Resolves the configuration like kubectl and builds the API clients; sends no request. */
+export function connect(options: ConnectOptions, environment?: ResolveEnvironment): Connection {
+  const requestTimeoutMs = parseRequestTimeout(options.requestTimeout);
+  const config = resolveConfig(options, environment);
+  if (!/^https?:\/\//.test(config.server)) {
+    throw new UsageError(`cluster server "${config.server}" in context "${config.contextName}" is not an http(s) URL`);
+  }
+  return {
+    config,
+    namespace: config.namespace,
+    requestTimeoutMs,
+    core: makeClient(config.kubeConfig, CoreV1Api, requestTimeoutMs),
+    version: makeClient(config.kubeConfig, VersionApi, requestTimeoutMs),
+  };
+}
+
+/** A Kubernetes `Status` object, as the API server returns with errors. */
+interface Status {
+  message?: string;
+  reason?: string;
+  details?: { name?: string; kind?: string; group?: string };
+}
+
+function parseStatus(body: unknown): Status | undefined {
+  if (typeof body === 'object' && body !== null) return body as Status;
+  if (typeof body !== 'string') return undefined;
+  try {
+    return JSON.parse(body) as Status;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `kubectl auth can-i` command that confirms a forbidden message, if the message names it. */
+export function canIHint(message: string): string | undefined {
+  const match = /cannot (\S+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)")?/.exec(message);
+  if (!match) return undefined;
+  const [, verb, resource, group, namespace] = match;
+  const qualified = group ? `${resource}.${group}` : resource;
+  return `kubectl auth can-i ${verb} ${qualified}${namespace ? ` -n ${namespace}` : ''}`;
+}
+
+const networkReasons: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+};
+
+const tlsCodes = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/**
+ * Turns anything an API call threw into a CliError with one line the user can act on. Messages
+ * from the server are quoted as they are: they never contain credentials, only names.
+ */
+export function describeApiError(error: unknown, connection: Pick<Connection, 'config' | 'requestTimeoutMs'>): CliError {
+  if (error instanceof CliError) return error;
+  const server = connection.config.server;
+  const context = connection.config.contextName;
+  if (error instanceof ApiException) {
+    const status = parseStatus(error.body);
+    const message = oneLine(status?.message ?? `HTTP ${error.code}`);
+    if (error.code === 401) {
+      return new CliError(`unauthorized: the API server at ${server} did not accept the credentials of context "${context}"`);
+    }
+    if (error.code === 403) {
+      const hint = canIHint(message);
+      return new CliError(`forbidden: ${message}${hint ? ` (check with: ${hint})` : ''}`);
+    }
+    return new CliError(`${status?.reason ? `${status.reason}: ` : ''}${message}`);
+  }
+  const err = error as { name?: string; type?: string; code?: string; errno?: string; message?: string };
+  if (err?.name === 'AbortError' || err?.type === 'aborted' || err?.name === 'TimeoutError') {
+    const seconds = (connection.requestTimeoutMs ?? 0) / 1000;
+    return new CliError(`the API server at ${server} did not answer within ${seconds}s (--request-timeout)`);
+  }
+  const code = err?.code ?? err?.errno;
+  if (code && networkReasons[code]) {
+    return new CliError(`cannot reach the API server at ${server} (context "${context}"): ${networkReasons[code]}`);
+  }
+  if (code && tlsCodes.has(code)) {
+    return new CliError(
+      `TLS verification of the API server at ${server} failed (${oneLine(err.message).replace(/^.*reason: /, '')}): check certificate-authority in context "${context}"`,
+    );
+  }
+  return new CliError(`request to the API server at ${server} failed: ${oneLine(error)}`);
+}
+
+/** Runs one API call and reports its failure as a CliError. */
+export async function apiCall<T>(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw describeApiError(error, connection);
+  }
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# A throwaway Kubernetes control plane on 127.0.0.1 for the demo and the integration tests:
+# etcd, kube-apiserver (TLS, client-certificate users, RBAC) and kube-controller-manager, built
+# from the Go module proxy by testbin/build.sh.
+#
+#   cluster.sh up       build if needed, start, wait until ready, write kubeconfigs
+#   cluster.sh down     stop every process `up` started (by PID) and remove the state
+#   cluster.sh status   say whether it is up and ready
+#
+# State lives in $KPS_CLUSTER_DIR (default: .cluster/ in the repo): pki/, logs/, pids, ports,
+# kubeconfig (users admin and restricted, current context: admin) and restricted.kubeconfig.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+state="${KPS_CLUSTER_DIR:-$repo/.cluster}"
+start_timeout="${KPS_START_TIMEOUT:-120}"
+components=(etcd kube-apiserver kube-controller-manager)
+
+log() { echo "cluster: $*" >&2; }
+die() { echo "cluster: error: $*" >&2; exit 1; }
+
+pid_of() { cat "$state/$1.pid" 2>/dev/null || true; }
+alive() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+api_get() { # path -> body; fails unless HTTP 2xx
+  curl -sf --max-time 5 --cacert "$state/pki/ca.crt" \
+    --cert "$state/pki/admin.crt" --key "$state/pki/admin.key" \
+    "https://127.0.0.1:$(cat "$state/api.port")$1"
+}
+
+wait_for() { # description, command...
+  local what=$1; shift
+  local deadline=$((SECONDS + start_timeout))
+  until "$@" >/dev/null 2>&1; do
+    for c in "${components[@]}"; do
+      if [ -f "$state/$c.pid" ] && ! alive "$c"; then
+        tail -n 20 "$state/logs/$c.log" >&2 || true
+        die "$c exited while waiting for $what (log: $state/logs/$c.log)"
+      fi
+    done
+    [ $SECONDS -lt $deadline ] || die "timed out after ${start_timeout}s waiting for $what (logs: $state/logs)"
+    sleep 0.2
+  done
+}
+
+make_pki() {
+  local pki="$state/pki"
+  mkdir -p "$pki"
+  (
+    cd "$pki"
+    openssl_quiet() { openssl "$@" 2>/dev/null; }
+    openssl_quiet ecparam -name prime256v1 -genkey -noout -out ca.key
+    openssl_quiet req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=kubectl-pullsecret-test-ca" -out ca.crt
+    sign() { # name, subject, extensions
+      openssl_quiet ecparam -name prime256v1 -genkey -noout -out "$1.key"
+      openssl_quiet req -new -key "$1.key" -subj "$2" -out "$1.csr"
+      printf '%s\n' "$3" > "$1.ext"
+      openssl_quiet x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
+        -extfile "$1.ext" -out "$1.crt"
+      rm -f "$1.csr" "$1.ext"
+    }
+    sign apiserver "/CN=kube-apiserver" \
+      "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
+extendedKeyUsage=serverAuth"
+    sign admin "/O=system:masters/CN=admin" "extendedKeyUsage=clientAuth"
+    # The controller manager runs every controller under its own identity, which needs broad rights.
+    sign kcm "/O=system:masters/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
+    sign restricted "/CN=restricted" "extendedKeyUsage=clientAuth"
+    openssl_quiet genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key
+    openssl_quiet pkey -in sa.key -pubout -out sa.pub
+  )
+}
+
+b64() { base64 -w0 < "$1"; }
+
+write_kubeconfig() { # file, current user, users...
+  local file=$1 current=$2; shift 2
+  local server="https://127.0.0.1:$(cat "$state/api.port")"
+  {
+    echo "apiVersion: v1"
+    echo "kind: Config"
+    echo "clusters:"
+    echo "- name: pullsecret-local"
+    echo "  cluster:"
+    echo "    server: $server"
+    echo "    certificate-authority-data: $(b64 "$state/pki/ca.crt")"
+    echo "contexts:"
+    for user in "$@"; do
+      echo "- name: pullsecret-local-$user"
+      echo "  context: {cluster: pullsecret-local, user: $user}"
+    done
+    echo "current-context: pullsecret-local-$current"
+    echo "users:"
+    for user in "$@"; do
+      echo "- name: $user"
+      echo "  user:"
+      echo "    client-certificate-data: $(b64 "$state/pki/$user.crt")"
+      echo "    client-key-data: $(b64 "$state/pki/$user.key")"
+    done
+  } > "$file"
+  chmod 600 "$file"
+}
+
+start() { # name, binary, args...
+  local name=$1; shift
+  setsid "$@" > "$state/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$state/$name.pid"
+}
+
+ready() {
+  api_get /readyz && api_get /api/v1/namespaces/default/serviceaccounts/default
+}
+
+cmd_up() {
+  if [ -f "$state/kubeconfig" ] && alive kube-apiserver && ready >/dev/null 2>&1; then
+    log "already up: export KUBECONFIG=$state/kubeconfig"
+    echo "export KUBECONFIG=$state/kubeconfig"
+    return 0
+  fi
+  [ ! -d "$state" ] || cmd_down >/dev/null
+  local bin
+  bin=$("$repo/scripts/cluster/testbin/build.sh")
+  local began=$SECONDS
+  mkdir -p "$state/logs" "$state/etcd-data"
+  make_pki
+  local etcd_port peer_port api_port
+  etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
+  echo "$api_port" > "$state/api.port"
+
+  start etcd "$bin/etcd" --data-dir="$state/etcd-data" \
+    --listen-client-urls="http://127.0.0.1:$etcd_port" --listen-peer-urls="http://127.0.0.1:$peer_port"
+  wait_for etcd curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health"
+
+  local pki="$state/pki"
+  start kube-apiserver "$bin/kube-apiserver" \
+    --etcd-servers="http://127.0.0.1:$etcd_port" \
+    --bind-address=127.0.0.1 --secure-port="$api_port" \
+    --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
+    --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+    --client-ca-file="$pki/ca.crt" \
+    --authorization-mode=RBAC \
+    --service-account-issuer=https://kubernetes.default.svc \
+    --service-account-key-file="$pki/sa.pub" \
+    --service-account-signing-key-file="$pki/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 \
+    --allow-privileged=true \
+    --cert-dir="$state/apiserver-certs" \
+    --v=1
+  wait_for "kube-apiserver /readyz" api_get /readyz
+  wait_for "namespace default" api_get /api/v1/namespaces/default
+
+  write_kubeconfig "$state/kcm.kubeconfig" kcm kcm
+  start kube-controller-manager "$bin/kube-controller-manager" \
+    --kubeconfig="$state/kcm.kubeconfig" \
+    --controllers=serviceaccount-token-controller,serviceaccount-controller,namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller,root-ca-certificate-publisher-controller \
+    --service-account-private-key-file="$pki/sa.key" \
+    --root-ca-file="$pki/ca.crt" \
+    --leader-elect=false --secure-port=0 \
+    --v=1
+  wait_for "ServiceAccount default/default" api_get /api/v1/namespaces/default/serviceaccounts/default
+
+  write_kubeconfig "$state/kubeconfig" admin admin restricted
+  write_kubeconfig "$state/restricted.kubeconfig" restricted restricted
+  local version
+  version=$(api_get /version | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p')
+  log "Kubernetes $version ready on https://127.0.0.1:$api_port in $((SECONDS - began))s"
+  echo "export KUBECONFIG=$state/kubeconfig"
+}
+
+cmd_down() {
+  [ -d "$state" ] || { log "not up"; return 0; }
+  local c pid i
+  # Reverse start order: the controller manager and apiserver first, etcd last.
+  for c in kube-controller-manager kube-apiserver etcd; do
+    pid=$(pid_of "$c")
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || continue
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$state"
+  log "down"
+}
+
+cmd_status() {
+  [ -d "$state" ] || { echo "down"; return 1; }
+  local c
+  for c in "${components[@]}"; do
+    if alive "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: not running"; fi
+  done
+  if ready >/dev/null 2>&1; then
+    echo "ready: https://127.0.0.1:$(cat "$state/api.port") (export KUBECONFIG=$state/kubeconfig)"
+  else
+    echo "not ready"; return 1
+  fi
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) echo "usage: npm run cluster -- up|down|status" >&2; exit 2 ;;
+esac
