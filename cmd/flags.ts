@@ -4,6 +4,7 @@
 import type { Argv, Options } from 'yargs';
 import { UsageError } from '../lib/errors';
 import type { ConnectOptions } from '../lib/connect';
+import type { Scope } from '../lib/cluster';
 
 export const connectionOptions = {
   kubeconfig: { type: 'string', describe: 'Path to the kubeconfig file to use (overrides KUBECONFIG)' },
@@ -84,4 +85,13 @@ export function withDryRun<T>(yargs: Argv<T>) {
       return mode as 'none' | 'client' | 'server';
     },
   });
+}
+
+/** One namespace (-n, else the context's) or all of them (-A); both at once is a usage error. */
+export function scopeFrom(args: ConnectionArgs & { 'all-namespaces'?: boolean }, namespace: string): Scope {
+  if (args['all-namespaces']) {
+    if (args.namespace !== undefined) throw new UsageError('-A/--all-namespaces and -n/--namespace cannot be used together');
+    return { allNamespaces: true };
+  }
+  return { namespace };
 }

@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError, ExitCode, UsageError, oneLine } from '../lib/errors';
 import { connectionOptions } from './flags';
+import * as list from './list';
 import * as version from './version';
 
 /** How the user invoked us: `kubectl pullsecret` as a plugin, else the file's own name. */
@@ -23,6 +24,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .scriptName(name)
     .usage(`${name} manages the pull secrets that let pods pull from private registries.\n\nUsage: ${name} <command> [flags]`)
     .options(connectionOptions)
+    .command(list)
     .command(version)
     .demandCommand(1, `a command is required (see '${name} --help')`)
     .recommendCommands()

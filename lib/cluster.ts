@@ -1,0 +1,209 @@
+// Kubernetes access beyond connecting: the few wide reads every verb starts from (paginated
+// LISTs, never a GET per object), the marks that say a secret is ours, and the guarded writes
+// to ServiceAccounts. imagePullSecrets has no merge key, so a strategic-merge patch would replace
+// the whole list: every edit here is a JSON patch guarded by a resourceVersion `test`, retried
+// after a fresh read when someone else wrote first.
+import {
+  ApiException,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Namespace,
+  type V1Pod,
+  type V1Secret,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE } from './dockerconfig';
+import { apiCall, describeApiError, type Connection } from './connect';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'kubectl-pullsecret';
+/** sha256 of the secret's content (never the content), so changes are visible without reading it. */
+export const CONTENT_HASH_ANNOTATION = 'kubectl-pullsecret/content-sha256';
+export const FIELD_MANAGER = 'kubectl-pullsecret';
+
+export const PULL_SECRET_TYPES = [DOCKERCONFIGJSON_TYPE, DOCKERCFG_TYPE] as const;
+
+export function isPullSecret(secret: V1Secret): boolean {
+  return (PULL_SECRET_TYPES as readonly string[]).includes(secret.type ?? '');
+}
+
+/** Ours: carries the managed-by label. */
+export function isManaged(object: { metadata?: { labels?: Record<string, string> } }): boolean {
+  return object.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+}
+
+/** Where to read: one namespace, or all of them. */
+export type Scope = { namespace: string } | { allNamespaces: true };
+
+const PAGE_SIZE = 500;
+
+interface Page<T> {
+  items: T[];
+  metadata?: { _continue?: string };
+}
+
+/** Follows limit/continue until the list is complete. */
+export async function listAll<T>(fetchPage: (page: { limit: number; _continue?: string }) => Promise<Page<T>>): Promise<T[]> {
+  const items: T[] = [];
+  let next: string | undefined;
+  do {
+    const page = await fetchPage({ limit: PAGE_SIZE, ...(next ? { _continue: next } : {}) });
+    items.push(...page.items);
+    next = page.metadata?._continue || undefined;
+  } while (next);
+  return items;
+}
+
+/** Every pull secret in scope: one paginated LIST per pull-secret type. */
+export async function listPullSecrets(connection: Connection, scope: Scope): Promise<V1Secret[]> {
+  const lists = await Promise.all(
+    PULL_SECRET_TYPES.map((type) =>
+      apiCall(connection, () =>
+        listAll<V1Secret>((page) =>
+          'namespace' in scope
+            ? connection.core.listNamespacedSecret({ namespace: scope.namespace, fieldSelector: `type=${type}`, ...page })
+            : connection.core.listSecretForAllNamespaces({ fieldSelector: `type=${type}`, ...page }),
+        ),
+      ),
+    ),
+  );
+  return lists.flat();
+}
+
+export function listServiceAccounts(connection: Connection, scope: Scope): Promise<V1ServiceAccount[]> {
+  return apiCall(connection, () =>
+    listAll<V1ServiceAccount>((page) =>
+      'namespace' in scope
+        ? connection.core.listNamespacedServiceAccount({ namespace: scope.namespace, ...page })
+        : connection.core.listServiceAccountForAllNamespaces(page),
+    ),
+  );
+}
+
+export function listPods(connection: Connection, scope: Scope): Promise<V1Pod[]> {
+  return apiCall(connection, () =>
+    listAll<V1Pod>((page) =>
+      'namespace' in scope
+        ? connection.core.listNamespacedPod({ namespace: scope.namespace, ...page })
+        : connection.core.listPodForAllNamespaces(page),
+    ),
+  );
+}
+
+export function listNamespaces(connection: Connection): Promise<V1Namespace[]> {
+  return apiCall(connection, () => listAll<V1Namespace>((page) => connection.core.listNamespace(page)));
+}
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof ApiException && error.code === 404;
+}
+
+/** GET that answers undefined for 404 instead of failing. */
+export async function readOrUndefined<T>(connection: Connection, read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw describeApiError(error, connection);
+  }
+}
+
+export type DryRun = 'none' | 'client' | 'server';
+
+/** The dryRun parameter of a write: only server-side dry runs send one. */
+export function dryRunParam(dryRun: DryRun): { dryRun?: string } {
+  return dryRun === 'server' ? { dryRun: 'All' } : {};
+}
+
+/** A JSON patch operation. */
+export interface JsonPatchOp {
+  op: 'add' | 'remove' | 'replace' | 'test';
+  path: string;
+  value?: unknown;
+}
+
+/** A guarded edit lost a race (someone wrote between our read and our patch). */
+function lostRace(error: unknown): boolean {
+  if (!(error instanceof ApiException)) return false;
+  if (error.code === 409) return true;
+  // A failed JSON-patch `test` comes back as 422 (or 500 on some versions) naming the test.
+  return (error.code === 422 || error.code === 500) && /test|resourceVersion/i.test(String(error.body));
+}
+
+export type ServiceAccountEdit = (current: V1ServiceAccount) => JsonPatchOp[] | undefined;
+
+const MAX_ATTEMPTS = 40;
+
+/**
+ * Applies edit() to a ServiceAccount's latest version: edit returns the JSON-patch operations to
+ * apply to what it was given (or undefined when nothing needs to change); the patch is guarded
+ * by a `test` of the resourceVersion it was computed from and recomputed after a fresh read when
+ * that test fails. Resolves to the patched object (serviceAccount undefined when it does not
+ * exist, or stopped existing).
+ */
+export async function editServiceAccount(
+  connection: Connection,
+  namespace: string,
+  name: string,
+  edit: ServiceAccountEdit,
+  dryRun: DryRun = 'none',
+): Promise<{ changed: boolean; serviceAccount?: V1ServiceAccount }> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await readOrUndefined(connection, () => connection.core.readNamespacedServiceAccount({ name, namespace }));
+    if (!current) return { changed: false };
+    const ops = edit(current);
+    if (!ops || ops.length === 0) return { changed: false, serviceAccount: current };
+    if (dryRun === 'client') return { changed: true, serviceAccount: applyPatchLocally(current, ops) };
+    const guarded: JsonPatchOp[] = [
+      { op: 'test', path: '/metadata/resourceVersion', value: current.metadata?.resourceVersion },
+      ...ops,
+    ];
+    try {
+      const patched = await connection.core.patchNamespacedServiceAccount(
+        { name, namespace, body: guarded, fieldManager: FIELD_MANAGER, ...dryRunParam(dryRun) },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      );
+      return { changed: true, serviceAccount: patched };
+    } catch (error) {
+      // Deleted since the read: the next read says so.
+      if (isNotFound(error) && attempt < MAX_ATTEMPTS) continue;
+      if (!lostRace(error) || attempt >= MAX_ATTEMPTS) throw describeApiError(error, connection);
+      // Spread competing writers out; the next attempt starts from a fresh read.
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40 * Math.min(attempt, 10)));
+    }
+  }
+}
+
+/** What a JSON patch of add/remove ops on imagePullSecrets would produce, for client dry runs. */
+function applyPatchLocally(serviceAccount: V1ServiceAccount, ops: JsonPatchOp[]): V1ServiceAccount {
+  const copy: V1ServiceAccount = structuredClone(serviceAccount);
+  for (const op of ops) {
+    if (op.path === '/imagePullSecrets' && op.op === 'add') copy.imagePullSecrets = op.value as { name: string }[];
+    else if (op.path === '/imagePullSecrets/-' && op.op === 'add') {
+      copy.imagePullSecrets = [...(copy.imagePullSecrets ?? []), op.value as { name: string }];
+    } else if (op.path.startsWith('/imagePullSecrets/') && op.op === 'remove') {
+      copy.imagePullSecrets?.splice(Number(op.path.split('/')[2]), 1);
+    }
+  }
+  return copy;
+}
+
+/** The operations that attach secretName to a ServiceAccount, keeping every other entry. */
+export function attachOps(serviceAccount: V1ServiceAccount, secretName: string): JsonPatchOp[] | undefined {
+  const entries = serviceAccount.imagePullSecrets;
+  if (entries?.some((entry) => entry.name === secretName)) return undefined;
+  // JSON patch tells a missing list from an empty one: `add /-` needs the list to exist.
+  return entries === undefined || entries === null
+    ? [{ op: 'add', path: '/imagePullSecrets', value: [{ name: secretName }] }]
+    : [{ op: 'add', path: '/imagePullSecrets/-', value: { name: secretName } }];
+}
+
+/** The operations that detach every entry naming secretName, keeping all others. */
+export function detachOps(serviceAccount: V1ServiceAccount, secretName: string): JsonPatchOp[] | undefined {
+  const indexes = (serviceAccount.imagePullSecrets ?? [])
+    .map((entry, index) => (entry.name === secretName ? index : -1))
+    .filter((index) => index >= 0);
+  if (indexes.length === 0) return undefined;
+  // Highest index first, so earlier removals do not shift later ones.
+  return indexes.reverse().map((index) => ({ op: 'remove', path: `/imagePullSecrets/${index}` }));
+}
