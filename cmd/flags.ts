@@ -71,6 +71,10 @@ export function withAllNamespaces<T>(yargs: Argv<T>) {
   });
 }
 
+export interface DryRunArgs {
+  'dry-run'?: 'none' | 'client' | 'server';
+}
+
 /** kubectl's --dry-run: none (default), client or server. */
 export function withDryRun<T>(yargs: Argv<T>) {
   return yargs.option('dry-run', {

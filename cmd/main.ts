@@ -5,7 +5,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError, ExitCode, UsageError, oneLine } from '../lib/errors';
 import { connectionOptions } from './flags';
+import * as add from './add';
 import * as list from './list';
+import * as remove from './remove';
 import * as version from './version';
 
 /** How the user invoked us: `kubectl pullsecret` as a plugin, else the file's own name. */
@@ -24,7 +26,9 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .scriptName(name)
     .usage(`${name} manages the pull secrets that let pods pull from private registries.\n\nUsage: ${name} <command> [flags]`)
     .options(connectionOptions)
+    .command(add)
     .command(list)
+    .command(remove)
     .command(version)
     .demandCommand(1, `a command is required (see '${name} --help')`)
     .recommendCommands()

@@ -36,3 +36,63 @@ export function formatAge(created: Date | string | undefined, now: Date = new Da
   if (days < 365 * 2) return `${days}d`;
   return `${Math.floor(days / 365)}y`;
 }
+
+/** What print needs of an outcome (lib/apply's Outcome satisfies it). */
+export interface PrintableOutcome {
+  namespace: string;
+  object: string;
+  result: string;
+  detail?: string;
+}
+
+const dryRunSuffix = { none: '', client: ' (dry run)', server: ' (server dry run)' } as const;
+
+/** One line per object: `serviceaccount/default attached regcred (namespace test)`. */
+export function formatOutcome(outcome: PrintableOutcome, dryRun: keyof typeof dryRunSuffix = 'none'): string {
+  const { object, result, detail, namespace } = outcome;
+  const inline = result === 'attached' || result === 'detached';
+  const text = detail ? (inline ? ` ${detail}` : `: ${detail}`) : '';
+  const where = object.startsWith('namespace/') ? '' : ` (namespace ${namespace})`;
+  return `${object} ${result}${text}${where}${dryRunSuffix[dryRun]}`;
+}
+
+/** `summary: 1 created, 2 attached, 1 failed`, in a fixed order of results. */
+export function formatSummary(outcomes: PrintableOutcome[]): string {
+  const order = ['created', 'updated', 'replaced', 'attached', 'detached', 'deleted', 'unchanged', 'skipped', 'failed'];
+  const counts = new Map<string, number>();
+  for (const outcome of outcomes) counts.set(outcome.result, (counts.get(outcome.result) ?? 0) + 1);
+  const parts = order.filter((result) => counts.has(result)).map((result) => `${counts.get(result)} ${result}`);
+  return `summary: ${parts.length ? parts.join(', ') : 'nothing to do'}`;
+}
+
+export interface RenderOptions {
+  dryRun: keyof typeof dryRunSuffix;
+  /** -o: json|yaml print the resulting objects, name prints kind/name; otherwise lines and a summary. */
+  output?: string;
+}
+
+/**
+ * What a verb that writes prints on stdout for its outcomes, and its exit code: 1 when any
+ * object failed (the others were still applied, and are reported), else 0. With -o json|yaml
+ * the objects are printed in full — the Secret with its data, as kubectl does when a manifest
+ * is asked for — and failures still go to the caller as the error line.
+ */
+export function renderOutcomes(
+  outcomes: (PrintableOutcome & { after?: object })[],
+  options: RenderOptions,
+): { stdout: string; stderr: string; failed: number } {
+  const failures = outcomes.filter((o) => o.result === 'failed');
+  const failed = failures.length;
+  // With -o, stdout holds only what was asked for; the failures are still reported, on stderr.
+  const stderr = failures.map((o) => `${formatOutcome(o, options.dryRun)}\n`).join('');
+  if (options.output === 'json' || options.output === 'yaml') {
+    const items = outcomes.flatMap((o) => (o.after ? [o.after] : []));
+    return { stdout: formatObject({ apiVersion: 'v1', kind: 'List', items }, options.output), stderr, failed };
+  }
+  if (options.output === 'name') {
+    const names = [...new Set(outcomes.filter((o) => o.after).map((o) => o.object))];
+    return { stdout: names.map((n) => `${n}\n`).join(''), stderr, failed };
+  }
+  const lines = outcomes.map((o) => formatOutcome(o, options.dryRun));
+  return { stdout: `${[...lines, formatSummary(outcomes)].join('\n')}\n`, stderr: '', failed };
+}

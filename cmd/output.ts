@@ -1,0 +1,15 @@
+// Writing a verb's outcomes: the rendering is lib/print's; this only sends it to the streams.
+import { CliError } from '../lib/errors';
+import { renderOutcomes, type PrintableOutcome, type RenderOptions } from '../lib/print';
+
+export function reportOutcomes(outcomes: (PrintableOutcome & { after?: object })[], options: RenderOptions): void {
+  const { stdout, stderr } = renderOutcomes(outcomes, options);
+  process.stdout.write(stdout);
+  process.stderr.write(stderr);
+}
+
+/** Exit 1, with one line, when any object failed (the others were applied and reported above). */
+export function failIfAnyFailed(outcomes: PrintableOutcome[]): void {
+  const failed = outcomes.filter((o) => o.result === 'failed').length;
+  if (failed > 0) throw new CliError(`${failed} of ${outcomes.length} changes failed; the others were applied`);
+}

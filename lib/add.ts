@@ -1,0 +1,63 @@
+// `add` as desired state: read what each target namespace holds (its Namespace, the named
+// secret, its ServiceAccounts) and plan the secret write and the attachments there.
+import { ApiException, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
+import { describeApiError, type Connection } from './connect';
+import { listPods, listServiceAccounts, readOrUndefined } from './cluster';
+import type { DockerConfigJson } from './dockerconfig';
+import { planAdd, type AddRequest, type Change, type NamespaceState } from './plan';
+import type { Outcome } from './apply';
+
+/**
+ * The namespace object, or undefined when it does not exist. Users with rights in a namespace
+ * often may not read the Namespace object itself: then it is assumed to exist and be active,
+ * and the writes say otherwise if it is not.
+ */
+async function readNamespace(connection: Connection, name: string): Promise<V1Namespace | undefined> {
+  try {
+    return await connection.core.readNamespace({ name });
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    if (error instanceof ApiException && error.code === 403) return { metadata: { name }, status: { phase: 'Active' } };
+    throw describeApiError(error, connection);
+  }
+}
+
+async function readNamespaceState(connection: Connection, namespace: string, secretName: string): Promise<NamespaceState> {
+  const namespaceObject = await readNamespace(connection, namespace);
+  if (!namespaceObject) return { namespace, serviceAccounts: [] };
+  const [secret, serviceAccounts] = await Promise.all([
+    readOrUndefined(connection, () => connection.core.readNamespacedSecret({ name: secretName, namespace })),
+    listServiceAccounts(connection, { namespace }),
+  ]);
+  return { namespace, namespaceObject, ...(secret ? { secret } : {}), serviceAccounts };
+}
+
+/** Reads each namespace once and plans `add` there. */
+export async function planAddition(
+  connection: Connection,
+  namespaces: string[],
+  request: AddRequest,
+  added: DockerConfigJson,
+): Promise<Change[]> {
+  const states = await Promise.all(namespaces.map((namespace) => readNamespaceState(connection, namespace, request.name)));
+  return states.flatMap((state) => planAdd(request, state, added));
+}
+
+/**
+ * Pods copy their ServiceAccount's pull secrets only when they are created: the pods that
+ * already run under a ServiceAccount we just attached to keep failing until re-created.
+ */
+export async function podsMissingSecret(connection: Connection, outcomes: Outcome[], secretName: string): Promise<V1Pod[]> {
+  const attached = outcomes.filter((o) => o.result === 'attached' && o.change.kind === 'attach');
+  const namespaces = [...new Set(attached.map((o) => o.namespace))];
+  const stale: V1Pod[] = [];
+  for (const namespace of namespaces) {
+    const accounts = new Set(attached.filter((o) => o.namespace === namespace).map((o) => o.object.replace('serviceaccount/', '')));
+    const pods = await listPods(connection, { namespace });
+    for (const pod of pods) {
+      const account = pod.spec?.serviceAccountName ?? 'default';
+      if (accounts.has(account) && !pod.spec?.imagePullSecrets?.some((ref) => ref.name === secretName)) stale.push(pod);
+    }
+  }
+  return stale;
+}
