@@ -69,11 +69,13 @@ export interface NamespaceState {
 }
 
 export function pullSecretObject(namespace: string, name: string, content: string, base?: V1Secret): V1Secret {
+  // managedFields are the server's bookkeeping; resourceVersion stays, as the update's precondition.
+  const { managedFields: _managedFields, ...baseMetadata } = base?.metadata ?? {};
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
-      ...(base?.metadata ?? {}),
+      ...baseMetadata,
       name,
       namespace,
       labels: { ...(base?.metadata?.labels ?? {}), [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },

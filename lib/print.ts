@@ -65,6 +65,13 @@ export function formatSummary(outcomes: PrintableOutcome[]): string {
   return `summary: ${parts.length ? parts.join(', ') : 'nothing to do'}`;
 }
 
+/** As kubectl prints objects by default (--show-managed-fields=false). */
+function withoutManagedFields(object: { metadata?: object }): object {
+  if (!object.metadata || !('managedFields' in object.metadata)) return object;
+  const { managedFields: _managedFields, ...metadata } = object.metadata as Record<string, unknown>;
+  return { ...object, metadata };
+}
+
 export interface RenderOptions {
   dryRun: keyof typeof dryRunSuffix;
   /** -o: json|yaml print the resulting objects, name prints kind/name; otherwise lines and a summary. */
@@ -86,7 +93,7 @@ export function renderOutcomes(
   // With -o, stdout holds only what was asked for; the failures are still reported, on stderr.
   const stderr = failures.map((o) => `${formatOutcome(o, options.dryRun)}\n`).join('');
   if (options.output === 'json' || options.output === 'yaml') {
-    const items = outcomes.flatMap((o) => (o.after ? [o.after] : []));
+    const items = outcomes.flatMap((o) => (o.after ? [withoutManagedFields(o.after)] : []));
     return { stdout: formatObject({ apiVersion: 'v1', kind: 'List', items }, options.output), stderr, failed };
   }
   if (options.output === 'name') {
