@@ -11,5 +11,7 @@ export function reportOutcomes(outcomes: (PrintableOutcome & { after?: object })
 /** Exit 1, with one line, when any object failed (the others were applied and reported above). */
 export function failIfAnyFailed(outcomes: PrintableOutcome[]): void {
   const failed = outcomes.filter((o) => o.result === 'failed').length;
-  if (failed > 0) throw new CliError(`${failed} of ${outcomes.length} changes failed; the others were applied`);
+  if (failed === 0) return;
+  if (failed === outcomes.length) throw new CliError(failed === 1 ? 'the change failed' : `all ${failed} changes failed`);
+  throw new CliError(`${failed} of ${outcomes.length} changes failed; the others were applied`);
 }

@@ -11,6 +11,7 @@ import {
   detachOps,
   dryRunParam,
   editServiceAccount,
+  guardedDeleteOptions,
   isNotFound,
   readOrUndefined,
   type DryRun,
@@ -119,7 +120,7 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
       if (!write) return { result: 'replaced', after: change.secret };
       try {
         await connection.core.deleteNamespacedSecret({
-          name: change.name, namespace: change.namespace, body: { preconditions: { resourceVersion: change.resourceVersion } }, ...dry,
+          name: change.name, namespace: change.namespace, body: guardedDeleteOptions(change.resourceVersion, dryRun),
         });
       } catch (error) {
         if (isConflict(error)) return { result: 'failed', detail: 'it was changed by someone else since it was read; run the command again' };
@@ -133,7 +134,7 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
       if (!write) return { result: 'deleted' };
       try {
         await connection.core.deleteNamespacedSecret({
-          name: change.name, namespace: change.namespace, body: { preconditions: { resourceVersion: change.resourceVersion } }, ...dry,
+          name: change.name, namespace: change.namespace, body: guardedDeleteOptions(change.resourceVersion, dryRun),
         });
         return { result: 'deleted' };
       } catch (error) {

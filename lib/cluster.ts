@@ -7,6 +7,7 @@ import {
   ApiException,
   PatchStrategy,
   setHeaderOptions,
+  type V1DeleteOptions,
   type V1Namespace,
   type V1Pod,
   type V1Secret,
@@ -115,6 +116,15 @@ export function dryRunParam(dryRun: DryRun): { dryRun?: string } {
   return dryRun === 'server' ? { dryRun: 'All' } : {};
 }
 
+/**
+ * DeleteOptions for a delete guarded by resourceVersion. A DELETE with a body takes its options
+ * from the body alone (a dryRun query parameter would be ignored and the object really deleted),
+ * so a server dry run is said here.
+ */
+export function guardedDeleteOptions(resourceVersion: string, dryRun: DryRun): V1DeleteOptions {
+  return { preconditions: { resourceVersion }, ...(dryRun === 'server' ? { dryRun: ['All'] } : {}) };
+}
+
 /** A JSON patch operation. */
 export interface JsonPatchOp {
   op: 'add' | 'remove' | 'replace' | 'test';
@@ -122,12 +132,13 @@ export interface JsonPatchOp {
   value?: unknown;
 }
 
-/** A guarded edit lost a race (someone wrote between our read and our patch). */
-function lostRace(error: unknown): boolean {
-  if (!(error instanceof ApiException)) return false;
-  if (error.code === 409) return true;
-  // A failed JSON-patch `test` comes back as 422 (or 500 on some versions) naming the test.
-  return (error.code === 422 || error.code === 500) && /test|resourceVersion/i.test(String(error.body));
+/**
+ * Whether a guarded patch may have lost a race: 409, or 422 — which is how the API server
+ * answers a failed JSON-patch `test` (with a generic "Invalid" message). Whether it really was a
+ * race is decided after the next read: a resourceVersion that did not move means it was not.
+ */
+function mayHaveLostRace(error: unknown): boolean {
+  return error instanceof ApiException && (error.code === 409 || error.code === 422);
 }
 
 export type ServiceAccountEdit = (current: V1ServiceAccount) => JsonPatchOp[] | undefined;
@@ -148,9 +159,14 @@ export async function editServiceAccount(
   edit: ServiceAccountEdit,
   dryRun: DryRun = 'none',
 ): Promise<{ changed: boolean; serviceAccount?: V1ServiceAccount }> {
+  let rejected: { error: unknown; resourceVersion?: string } | undefined;
   for (let attempt = 1; ; attempt++) {
     const current = await readOrUndefined(connection, () => connection.core.readNamespacedServiceAccount({ name, namespace }));
     if (!current) return { changed: false };
+    if (rejected && rejected.resourceVersion === current.metadata?.resourceVersion) {
+      // Nobody wrote in between: the patch itself was refused.
+      throw describeApiError(rejected.error, connection);
+    }
     const ops = edit(current);
     if (!ops || ops.length === 0) return { changed: false, serviceAccount: current };
     if (dryRun === 'client') return { changed: true, serviceAccount: applyPatchLocally(current, ops) };
@@ -167,7 +183,8 @@ export async function editServiceAccount(
     } catch (error) {
       // Deleted since the read: the next read says so.
       if (isNotFound(error) && attempt < MAX_ATTEMPTS) continue;
-      if (!lostRace(error) || attempt >= MAX_ATTEMPTS) throw describeApiError(error, connection);
+      if (!mayHaveLostRace(error) || attempt >= MAX_ATTEMPTS) throw describeApiError(error, connection);
+      rejected = { error, resourceVersion: current.metadata?.resourceVersion };
       // Spread competing writers out; the next attempt starts from a fresh read.
       await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40 * Math.min(attempt, 10)));
     }

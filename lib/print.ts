@@ -101,5 +101,5 @@ export function renderOutcomes(
     return { stdout: names.map((n) => `${n}\n`).join(''), stderr, failed };
   }
   const lines = outcomes.map((o) => formatOutcome(o, options.dryRun));
-  return { stdout: `${[...lines, formatSummary(outcomes)].join('\n')}\n`, stderr: '', failed };
+  return { stdout: `${[...lines, formatSummary(outcomes) + dryRunSuffix[options.dryRun]].join('\n')}\n`, stderr: '', failed };
 }

@@ -6,7 +6,7 @@ import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { dumpYaml as toYaml, loadYaml as parseYaml } from '@kubernetes/client-node';
-import { admin, adminKubeconfig, repoRoot, restrictedKubeconfig, run, tempDir, waitFor, withNamespace } from './harness';
+import { admin, adminKubeconfig, assertOneLineError, repoRoot, restrictedKubeconfig, run, tempDir, waitFor, withNamespace } from './harness';
 
 const serverVersion = (await admin.version.getCode()).gitVersion;
 const scratch = tempDir();
@@ -27,14 +27,6 @@ function variant(name: string, change: (config: KubeconfigYaml) => void): string
   const file = path.join(scratch.dir, `${name}.kubeconfig`);
   writeFileSync(file, toYaml(config));
   return file;
-}
-
-function assertOneLineError(stderr: string, pattern: RegExp) {
-  const lines = stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
-  assert.match(lines[0]!, /^error: /);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
 }
 
 async function createPullSecret(namespace: string, name: string) {
