@@ -6,7 +6,7 @@ import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { dumpYaml as toYaml, loadYaml as parseYaml } from '@kubernetes/client-node';
-import { admin, adminKubeconfig, assertOneLineError, repoRoot, restrictedKubeconfig, run, tempDir, waitFor, withNamespace } from './harness';
+import { admin, adminKubeconfig, assertOneLineError, grantRestricted, repoRoot, restrictedKubeconfig, run, tempDir, withNamespace } from './harness';
 
 const serverVersion = (await admin.version.getCode()).gitVersion;
 const scratch = tempDir();
@@ -98,27 +98,9 @@ describe('connection', () => {
   test('with partial rights, what is allowed is done and the rest is reported', async () => {
     await withNamespace('conn-partial', async (namespace) => {
       await createPullSecret(namespace, 'visible');
-      await admin.rbac.createNamespacedRole({
-        namespace,
-        body: {
-          metadata: { name: 'read-secrets-and-sas' },
-          rules: [{ apiGroups: [''], resources: ['secrets', 'serviceaccounts'], verbs: ['get', 'list'] }],
-        },
-      });
-      await admin.rbac.createNamespacedRoleBinding({
-        namespace,
-        body: {
-          metadata: { name: 'restricted-reads' },
-          subjects: [{ kind: 'User', name: 'restricted', apiGroup: 'rbac.authorization.k8s.io' }],
-          roleRef: { kind: 'Role', name: 'read-secrets-and-sas', apiGroup: 'rbac.authorization.k8s.io' },
-        },
-      });
-      let result = await run(['list', '-n', namespace], { env: { KUBECONFIG: restrictedKubeconfig } });
-      // RBAC is served from an informer cache: the binding takes a moment to apply.
-      await waitFor('the RoleBinding to take effect', async () => {
-        result = await run(['list', '-n', namespace], { env: { KUBECONFIG: restrictedKubeconfig } });
-        return result.code === 0;
-      });
+      await grantRestricted(namespace, [{ apiGroups: [''], resources: ['secrets', 'serviceaccounts'], verbs: ['get', 'list'] }], ['list', 'secrets']);
+      const result = await run(['list', '-n', namespace], { env: { KUBECONFIG: restrictedKubeconfig } });
+      assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /^visible\s/m);
       assert.match(result.stderr, /warning: pod references not checked: forbidden: .*kubectl auth can-i list pods -n/);
     });
