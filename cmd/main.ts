@@ -8,6 +8,7 @@ import { connectionOptions } from './flags';
 import * as add from './add';
 import * as list from './list';
 import * as remove from './remove';
+import * as sync from './sync';
 import * as version from './version';
 
 /** How the user invoked us: `kubectl pullsecret` as a plugin, else the file's own name. */
@@ -29,6 +30,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .command(add)
     .command(list)
     .command(remove)
+    .command(sync)
     .command(version)
     .demandCommand(1, `a command is required (see '${name} --help')`)
     .recommendCommands()

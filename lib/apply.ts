@@ -6,14 +6,18 @@
 // failed — never a ServiceAccount pointing at a secret we failed to write.
 import { ApiException, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import {
+  CONTENT_HASH_ANNOTATION,
   FIELD_MANAGER,
   attachOps,
   detachOps,
   dryRunParam,
   editServiceAccount,
+  findSecret,
   guardedDeleteOptions,
+  isManaged,
   isNotFound,
   readOrUndefined,
+  retrying,
   type DryRun,
 } from './cluster';
 import { describeApiError, type Connection } from './connect';
@@ -47,6 +51,10 @@ export interface ApplyOptions {
   concurrency?: number;
   /** How long an attach waits for a ServiceAccount the controller has yet to create. */
   serviceAccountWaitMs?: number;
+  /** Stops starting new changes (the ones in flight finish); the rest are reported skipped. */
+  signal?: AbortSignal;
+  /** Called as each outcome is known, e.g. for a progress line. */
+  onOutcome?: (outcome: Outcome) => void;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -95,20 +103,31 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
     case 'create-secret': {
       if (!write) return { result: 'created', detail: registriesDetail(change.registries), after: change.secret };
       try {
-        const after = await connection.core.createNamespacedSecret({ namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER, ...dry });
+        const after = await retrying(() =>
+          connection.core.createNamespacedSecret({ namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER, ...dry }),
+        );
         return { result: 'created', detail: registriesDetail(change.registries), after };
       } catch (error) {
-        if (isConflict(error)) return { result: 'failed', detail: 'it was created by someone else in the meantime; run the command again' };
-        throw error;
+        if (!isConflict(error)) throw error;
+        // Our own earlier attempt may have landed before its answer was lost.
+        const existing = await findSecret(connection, change.namespace, change.name);
+        const hash = change.secret.metadata?.annotations?.[CONTENT_HASH_ANNOTATION];
+        if (existing && isManaged(existing) && existing.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === hash) {
+          return { result: 'created', detail: registriesDetail(change.registries), after: existing };
+        }
+        return { result: 'failed', detail: 'it was created by someone else in the meantime; run the command again' };
       }
     }
     case 'update-secret': {
       if (!write) return { result: 'updated', detail: registriesDetail(change.registries), after: change.secret };
       try {
         // The body carries the resourceVersion we planned from: a concurrent edit makes this a 409.
-        const after = await connection.core.replaceNamespacedSecret({
-          name: change.name, namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER, ...dry,
-        });
+        // A repeat after a lost answer fails its resourceVersion precondition: reported, never doubled.
+        const after = await retrying(() =>
+          connection.core.replaceNamespacedSecret({
+            name: change.name, namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER, ...dry,
+          }),
+        );
         return { result: 'updated', detail: registriesDetail(change.registries), after };
       } catch (error) {
         if (isConflict(error)) return { result: 'failed', detail: 'it was changed by someone else since it was read; run the command again' };
@@ -133,9 +152,11 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
     case 'delete-secret': {
       if (!write) return { result: 'deleted' };
       try {
-        await connection.core.deleteNamespacedSecret({
-          name: change.name, namespace: change.namespace, body: guardedDeleteOptions(change.resourceVersion, dryRun),
-        });
+        await retrying(() =>
+          connection.core.deleteNamespacedSecret({
+            name: change.name, namespace: change.namespace, body: guardedDeleteOptions(change.resourceVersion, dryRun),
+          }),
+        );
         return { result: 'deleted' };
       } catch (error) {
         if (isNotFound(error)) return { result: 'unchanged', detail: 'already deleted' };
@@ -151,7 +172,9 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
           detail: `serviceaccount "${change.serviceAccount}" did not appear within ${waitMs / 1000}s (the controller manager creates it in new namespaces)`,
         };
       }
-      const edited = await editServiceAccount(connection, change.namespace, change.serviceAccount, (sa) => attachOps(sa, change.secret), dryRun);
+      const edited = await editServiceAccount(
+        connection, change.namespace, change.serviceAccount, (sa) => attachOps(sa, change.secret), dryRun, change.known,
+      );
       if (!edited.serviceAccount) return { result: 'failed', detail: `serviceaccount "${change.serviceAccount}" no longer exists` };
       return edited.changed
         ? { result: 'attached', detail: change.secret, after: edited.serviceAccount }
@@ -173,32 +196,43 @@ const firstPhase = new Set<Change['kind']>(['create-secret', 'update-secret', 'r
 export async function applyChanges(connection: Connection, changes: Change[], options: ApplyOptions): Promise<Outcome[]> {
   const concurrency = options.concurrency ?? 8;
   const outcomes = new Map<Change, Outcome>();
+  const record = (outcome: Outcome) => {
+    outcomes.set(outcome.change, outcome);
+    options.onOutcome?.(outcome);
+  };
   const run = async (change: Change) => {
     const base = { change, namespace: change.namespace, object: changeObject(change) };
+    if (options.signal?.aborted) {
+      record({ ...base, result: 'skipped', detail: 'interrupted before it was applied' });
+      return;
+    }
     try {
-      outcomes.set(change, { ...base, ...(await applyOne(connection, change, options)) });
+      record({ ...base, ...(await applyOne(connection, change, options)) });
     } catch (error) {
-      outcomes.set(change, { ...base, result: 'failed', detail: oneLine(describeApiError(error, connection)) });
+      record({ ...base, result: 'failed', detail: oneLine(describeApiError(error, connection)) });
     }
   };
 
   const first = changes.filter((change) => firstPhase.has(change.kind));
   await mapBounded(first, concurrency, run);
 
-  const failedIn = (namespace: string, kinds: Change['kind'][]) =>
-    first.some((c) => c.namespace === namespace && kinds.includes(c.kind) && outcomes.get(c)?.result === 'failed');
+  // A phase-two change depends on the phase-one changes to the same secret in its namespace.
+  const failedFirst = new Set(
+    first
+      .filter((c) => outcomes.get(c)?.result === 'failed')
+      .map((c) => `${c.kind}:${c.namespace}/${'name' in c ? c.name : 'secret' in c ? c.secret : ''}`),
+  );
+  const failedFor = (namespace: string, secret: string, kinds: Change['kind'][]) =>
+    kinds.some((kind) => failedFirst.has(`${kind}:${namespace}/${secret}`));
   const second = changes.filter((change) => !firstPhase.has(change.kind));
   await mapBounded(second, concurrency, async (change) => {
     const base = { change, namespace: change.namespace, object: changeObject(change) };
-    if (change.kind === 'attach' && failedIn(change.namespace, ['create-secret', 'update-secret', 'replace-secret', 'fail'])) {
-      const secretFailed = first.some((c) => c.namespace === change.namespace && c.kind !== 'fail' && outcomes.get(c)?.result === 'failed');
-      if (secretFailed) {
-        outcomes.set(change, { ...base, result: 'skipped', detail: `secret ${change.secret} was not written, so it is not attached` });
-        return;
-      }
+    if (change.kind === 'attach' && failedFor(change.namespace, change.secret, ['create-secret', 'update-secret', 'replace-secret'])) {
+      record({ ...base, result: 'skipped', detail: `secret ${change.secret} was not written, so it is not attached` });
+      return;
     }
-    if (change.kind === 'delete-secret' && failedIn(change.namespace, ['detach'])) {
-      outcomes.set(change, { ...base, result: 'skipped', detail: 'not deleted: some ServiceAccounts could not be detached from it' });
+    if (change.kind === 'delete-secret' && failedFor(change.namespace, change.name, ['detach'])) {
+      record({ ...base, result: 'skipped', detail: 'not deleted: some ServiceAccounts could not be detached from it' });
       return;
     }
     await run(change);

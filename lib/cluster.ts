@@ -48,7 +48,7 @@ export async function listAll<T>(fetchPage: (page: { limit: number; _continue?: 
   const items: T[] = [];
   let next: string | undefined;
   do {
-    const page = await fetchPage({ limit: PAGE_SIZE, ...(next ? { _continue: next } : {}) });
+    const page = await retrying(() => fetchPage({ limit: PAGE_SIZE, ...(next ? { _continue: next } : {}) }));
     items.push(...page.items);
     next = page.metadata?._continue || undefined;
   } while (next);
@@ -95,6 +95,34 @@ export function listNamespaces(connection: Connection): Promise<V1Namespace[]> {
   return apiCall(connection, () => listAll<V1Namespace>((page) => connection.core.listNamespace(page)));
 }
 
+const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
+const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
+
+/** Throttling, a server error, or a dropped connection: worth trying again shortly. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof ApiException) return TRANSIENT_STATUS.has(error.code);
+  const code = (error as { code?: string } | undefined)?.code;
+  return code !== undefined && TRANSIENT_NETWORK.has(code);
+}
+
+/** How long to wait before retry `attempt` (1-based): exponential with jitter, capped. */
+export function backoffMs(attempt: number, baseMs = 100, capMs = 2000): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** (attempt - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+/** The one retry policy for single API calls: transient failures are retried with backoff. */
+export async function retrying<T>(call: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= attempts || !isTransient(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+    }
+  }
+}
+
 export function isNotFound(error: unknown): boolean {
   return error instanceof ApiException && error.code === 404;
 }
@@ -108,6 +136,20 @@ export async function readOrUndefined<T>(connection: Connection, read: () => Pro
     throw describeApiError(error, connection);
   }
 }
+
+/**
+ * One object by name through LIST with a field selector: the re-reads after a lost race use this
+ * instead of GET, so sync needs no `get` permission beyond the `list` it already has.
+ */
+async function findByName<T>(list: (fieldSelector: string) => Promise<{ items: T[] }>, name: string): Promise<T | undefined> {
+  return (await retrying(() => list(`metadata.name=${name}`))).items[0];
+}
+
+export const findServiceAccount = (connection: Connection, namespace: string, name: string) =>
+  apiCall(connection, () => findByName((fieldSelector) => connection.core.listNamespacedServiceAccount({ namespace, fieldSelector }), name));
+
+export const findSecret = (connection: Connection, namespace: string, name: string) =>
+  apiCall(connection, () => findByName((fieldSelector) => connection.core.listNamespacedSecret({ namespace, fieldSelector }), name));
 
 export type DryRun = 'none' | 'client' | 'server';
 
@@ -158,10 +200,14 @@ export async function editServiceAccount(
   name: string,
   edit: ServiceAccountEdit,
   dryRun: DryRun = 'none',
+  known?: V1ServiceAccount,
 ): Promise<{ changed: boolean; serviceAccount?: V1ServiceAccount }> {
   let rejected: { error: unknown; resourceVersion?: string } | undefined;
   for (let attempt = 1; ; attempt++) {
-    const current = await readOrUndefined(connection, () => connection.core.readNamespacedServiceAccount({ name, namespace }));
+    // A plan that just listed the ServiceAccount saves the first GET; a lost race re-reads.
+    const current = attempt === 1 && known
+      ? known
+      : await findServiceAccount(connection, namespace, name);
     if (!current) return { changed: false };
     if (rejected && rejected.resourceVersion === current.metadata?.resourceVersion) {
       // Nobody wrote in between: the patch itself was refused.
@@ -175,9 +221,12 @@ export async function editServiceAccount(
       ...ops,
     ];
     try {
-      const patched = await connection.core.patchNamespacedServiceAccount(
-        { name, namespace, body: guarded, fieldManager: FIELD_MANAGER, ...dryRunParam(dryRun) },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      // Retried as is on transient failures: the resourceVersion test makes a repeat harmless.
+      const patched = await retrying(() =>
+        connection.core.patchNamespacedServiceAccount(
+          { name, namespace, body: guarded, fieldManager: FIELD_MANAGER, ...dryRunParam(dryRun) },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        ),
       );
       return { changed: true, serviceAccount: patched };
     } catch (error) {
@@ -186,7 +235,7 @@ export async function editServiceAccount(
       if (!mayHaveLostRace(error) || attempt >= MAX_ATTEMPTS) throw describeApiError(error, connection);
       rejected = { error, resourceVersion: current.metadata?.resourceVersion };
       // Spread competing writers out; the next attempt starts from a fresh read.
-      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40 * Math.min(attempt, 10)));
+      await new Promise((resolve) => setTimeout(resolve, backoffMs(Math.min(attempt, 4), 20, 400)));
     }
   }
 }

@@ -1,6 +1,7 @@
 // The connection to the API server: kubeconfig resolution (lib/kubeconfig), API clients that
 // honour --request-timeout, and the translation of every client error into one line that says
 // what the user can do about it.
+import https from 'node:https';
 import {
   ApiException,
   CoreV1Api,
@@ -45,12 +46,42 @@ export function parseRequestTimeout(value: string | undefined): number | undefin
   return ms === 0 ? undefined : ms;
 }
 
+const TLS_OPTION_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
+function sameTlsOptions(a: https.AgentOptions, b: https.AgentOptions): boolean {
+  return TLS_OPTION_KEYS.every((key) => {
+    const [x, y] = [a[key], b[key]];
+    return Buffer.isBuffer(x) && Buffer.isBuffer(y) ? x.equals(y) : JSON.stringify(x) === JSON.stringify(y);
+  });
+}
+
+/**
+ * client-node builds a new https.Agent for every request, so every request pays a TLS handshake.
+ * Swap it for one keep-alive agent with the same TLS options (a new one if they change, e.g.
+ * when an exec plugin hands out a new client certificate); proxy agents are left alone.
+ */
+function keepAliveAgents() {
+  let shared: { options: https.AgentOptions; agent: https.Agent } | undefined;
+  return (agent: unknown): https.Agent | undefined => {
+    if (!(agent instanceof https.Agent) || agent.constructor !== https.Agent) return undefined;
+    const options = (agent as https.Agent & { options: https.AgentOptions }).options;
+    if (!shared || !sameTlsOptions(shared.options, options)) {
+      shared?.agent.destroy();
+      shared = { options, agent: new https.Agent({ ...options, keepAlive: true, maxSockets: 64 }) };
+    }
+    return shared.agent;
+  };
+}
+
 function makeClient<T>(kubeConfig: KubeConfig, api: new (config: ReturnType<typeof createConfiguration>) => T, timeoutMs?: number): T {
   const cluster = kubeConfig.getCurrentCluster()!;
+  const agentFor = keepAliveAgents();
   const timeout = {
-    // Each request gets its own deadline, so a slow or silent server fails within the timeout.
     pre: async (context: RequestContext) => {
+      // Each request gets its own deadline, so a slow or silent server fails within the timeout.
       if (timeoutMs !== undefined) context.setSignal(AbortSignal.timeout(timeoutMs));
+      const agent = agentFor(context.getAgent());
+      if (agent) context.setAgent(agent);
       return context;
     },
     post: async (response: ResponseContext) => response,

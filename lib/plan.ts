@@ -21,7 +21,15 @@ export type Change =
   /** Delete then create: only for --force over a secret of another type (the type is immutable). */
   | { kind: 'replace-secret'; namespace: string; name: string; secret: V1Secret; registries: string[]; resourceVersion: string }
   | { kind: 'delete-secret'; namespace: string; name: string; resourceVersion: string }
-  | { kind: 'attach'; namespace: string; serviceAccount: string; secret: string; waitForServiceAccount: boolean }
+  | {
+      kind: 'attach';
+      namespace: string;
+      serviceAccount: string;
+      secret: string;
+      waitForServiceAccount: boolean;
+      /** The ServiceAccount as the plan read it: the first patch attempt starts from it (no GET). */
+      known?: V1ServiceAccount;
+    }
   | { kind: 'detach'; namespace: string; serviceAccount: string; secret: string }
   | { kind: 'unchanged'; namespace: string; object: string; reason?: string }
   | { kind: 'skip'; namespace: string; object: string; reason: string }

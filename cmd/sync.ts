@@ -1,0 +1,145 @@
+// `kubectl pullsecret sync`: copy sources into every selected namespace and attach them there,
+// once, or for as long as it runs (--watch).
+import type { Argv } from 'yargs';
+import { applyChanges, type Outcome } from '../lib/apply';
+import { connect } from '../lib/connect';
+import { CliError, UsageError } from '../lib/errors';
+import { printManifests } from '../lib/manifests';
+import { validateNamespaceName, validateSecretName } from '../lib/names';
+import { formatOutcome, formatSummary } from '../lib/print';
+import { findStuckPods, planSync, readSyncState, restartStuckPods, type SyncRequest } from '../lib/sync';
+import { runController } from '../lib/watch';
+import { connectOptionsFrom, withDryRun, withOutput, type ConnectionArgs, type DryRunArgs } from './flags';
+import { failIfAnyFailed, reportOutcomes } from './output';
+
+export const command = 'sync [name]';
+export const describe = 'Copy pull secrets made by add into every selected namespace and attach them there';
+
+export const builder = (yargs: Argv) =>
+  withOutput(withDryRun(yargs), ['json', 'yaml', 'name'])
+    .positional('name', { type: 'string', describe: 'The source to sync (a pull secret made by add, in -n NAMESPACE)' })
+    .options({
+      all: { type: 'boolean', describe: 'Sync every source' },
+      namespaces: { type: 'string', describe: 'Only these namespaces (comma-separated)' },
+      selector: { alias: 'l', type: 'string', describe: 'Only namespaces with these labels (e.g. team=a,env!=prod)' },
+      exclude: { type: 'string', array: true, describe: 'Leave out namespaces matching this glob (repeatable)' },
+      'service-accounts': { type: 'string', default: 'all', describe: 'Attach to: all, default, or comma-separated names and globs' },
+      prune: { type: 'boolean', describe: 'Remove stale copies (namespace no longer selected, or source gone) and their references' },
+      force: { type: 'boolean', describe: 'Overwrite same-named secrets that kubectl-pullsecret does not manage' },
+      concurrency: { type: 'number', default: 16, describe: 'Writes in flight at once' },
+      watch: { alias: 'w', type: 'boolean', describe: 'Keep syncing as namespaces, ServiceAccounts and sources change' },
+      'restart-pending': { type: 'boolean', describe: 'Delete controller-owned pods stuck in ImagePullBackOff that the synced secret now covers' },
+      'print-manifests': { type: 'boolean', describe: 'With --watch: print the manifests that run this sync in the cluster (ServiceAccount, least-privilege RBAC, Deployment) and exit' },
+      image: { type: 'string', describe: 'With --print-manifests: the plugin image for the Deployment' },
+    })
+    .example([
+      ['$0 sync --all', 'Every source to every namespace, once'],
+      ['$0 sync regcred -n ci --exclude "kube-*" --watch', 'One source, kept true as namespaces come and go'],
+      ['$0 sync --all --watch --print-manifests --image registry.example/kubectl-pullsecret:0.1.0 | kubectl apply -f -', 'Run it in the cluster'],
+    ]);
+
+interface SyncArgs extends ConnectionArgs, DryRunArgs {
+  name?: string;
+  all?: boolean;
+  namespaces?: string;
+  selector?: string;
+  exclude?: string[];
+  'service-accounts': string;
+  prune?: boolean;
+  force?: boolean;
+  concurrency: number;
+  watch?: boolean;
+  'restart-pending'?: boolean;
+  'print-manifests'?: boolean;
+  image?: string;
+  output?: string;
+}
+
+function syncRequest(args: SyncArgs, namespace: string): SyncRequest {
+  if (args.all && args.name) throw new UsageError('give a source NAME or --all, not both');
+  if (!args.all && !args.name) throw new UsageError('nothing to sync: give a source NAME (with -n NAMESPACE) or --all');
+  if (args.all && args.namespace !== undefined) {
+    throw new UsageError('-n names the namespace of the source NAME; use --namespaces to choose where --all copies to');
+  }
+  const namespaces = args.namespaces?.split(',').map((n) => n.trim()).filter(Boolean).map(validateNamespaceName);
+  if (namespaces && namespaces.length === 0) throw new UsageError('--namespaces needs at least one namespace');
+  const accounts = args['service-accounts'].trim();
+  if (accounts === '') throw new UsageError('--service-accounts needs a value: all, default, or names and globs');
+  return {
+    source: args.all ? 'all' : { namespace, name: validateSecretName(args.name!) },
+    namespaces: {
+      ...(namespaces ? { names: namespaces } : {}),
+      ...(args.selector ? { labelSelector: args.selector } : {}),
+      exclude: args.exclude ?? [],
+    },
+    serviceAccounts: accounts === 'all' ? 'all' : accounts.split(',').map((n) => n.trim()).filter(Boolean),
+    prune: Boolean(args.prune),
+    force: Boolean(args.force),
+  };
+}
+
+/** A progress line on a terminal for large runs, instead of thousands of outcome lines. */
+function progress(total: number): ((outcome: Outcome) => void) | undefined {
+  if (!process.stderr.isTTY || total < 100) return undefined;
+  let done = 0;
+  return () => {
+    done++;
+    if (done % 25 === 0 || done === total) process.stderr.write(`\r${done}/${total} changes applied${done === total ? '\n' : ''}`);
+  };
+}
+
+export async function handler(args: SyncArgs): Promise<void> {
+  if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError('--concurrency must be a whole number of at least 1');
+  const dryRun = args['dry-run'] ?? 'none';
+  const connection = connect(connectOptionsFrom(args));
+  const request = syncRequest(args, connection.namespace);
+  if (args['print-manifests']) {
+    if (!args.watch) throw new UsageError('--print-manifests describes the controller: use it with --watch');
+    if (args['restart-pending']) throw new UsageError('--restart-pending is a one-shot action; it does not run in the cluster');
+    process.stdout.write(printManifests({ request, concurrency: args.concurrency, ...(args.image ? { image: args.image } : {}) }));
+    return;
+  }
+  if (args.watch) {
+    if (dryRun !== 'none') throw new UsageError('--watch cannot be combined with --dry-run');
+    if (args['restart-pending']) throw new UsageError('--restart-pending is a one-shot action; run it without --watch');
+    await runController(connection, request, { concurrency: args.concurrency, log: (line: string) => process.stdout.write(`${line}\n`) });
+    return;
+  }
+
+  // Ctrl-C stops starting new writes; what was done is still reported.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const state = await readSyncState(connection, request);
+    const changes = planSync(request, state);
+    const onOutcome = args.output ? undefined : progress(changes.length);
+    const outcomes = await applyChanges(connection, changes, { dryRun, concurrency: args.concurrency, signal: interrupt.signal, onOutcome });
+    if (onOutcome) {
+      // On a terminal, a large run prints what needs attention, then the summary.
+      const notable = outcomes.filter((o) => o.result === 'failed' || o.result === 'skipped');
+      process.stdout.write(`${[...notable.map((o) => formatOutcome(o, dryRun)), formatSummary(outcomes)].join('\n')}\n`);
+    } else {
+      reportOutcomes(outcomes, { dryRun, output: args.output });
+    }
+    if (dryRun === 'none' && !interrupt.signal.aborted) {
+      const stuck = await findStuckPods(connection, request, state);
+      if (args['restart-pending']) {
+        const restarted = await restartStuckPods(connection, stuck);
+        for (const line of restarted) process.stdout.write(`${line}\n`);
+      } else {
+        for (const { pod, image, secret } of stuck) {
+          process.stderr.write(
+            `warning: pod/${pod.metadata!.name} (namespace ${pod.metadata!.namespace}) cannot pull ${image}, which ${secret} now covers; it got its pull secrets at creation: re-create it (--restart-pending does for pods with a controller)\n`,
+          );
+        }
+      }
+    }
+    if (interrupt.signal.aborted) throw new CliError('interrupted: the changes reported above as done stay applied', 130);
+    failIfAnyFailed(outcomes);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,337 @@
+// `sync` as desired state: every source (a pull secret made by `add`) copied into every selected
+// namespace and attached to the selected ServiceAccounts there. Planned from a fixed number of
+// paginated LISTs (namespaces, our secrets, same-named secrets, ServiceAccounts), so a sync that
+// finds nothing to change makes no write and its cost does not grow with GETs per object.
+import type { V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import {
+  CONTENT_HASH_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  isManaged,
+  isPullSecret,
+  listAll,
+  listServiceAccounts,
+  retrying,
+} from './cluster';
+import { apiCall, describeApiError, type Connection } from './connect';
+import { DOCKERCONFIGJSON_KEY, contentHash } from './dockerconfig';
+import { UsageError } from './errors';
+import { pullSecretObject, type Change } from './plan';
+import { hostLabelMatches, matchingKeys } from './registry';
+
+/** On a copy: the `namespace/name` of its source. */
+export const SOURCE_ANNOTATION = 'kubectl-pullsecret/source';
+/** On a namespace: "false" keeps sync out of it, whatever the flags say. */
+export const SYNC_OPT_OUT_ANNOTATION = 'kubectl-pullsecret/sync';
+
+/** Which namespaces sync writes to. */
+export interface NamespaceSelection {
+  /** Only these (--namespaces); undefined means all. */
+  names?: string[];
+  /** Label selector on namespaces (-l), applied by the API server. */
+  labelSelector?: string;
+  /** Globs of namespaces to leave out (--exclude). */
+  exclude: string[];
+}
+
+/** Which ServiceAccounts sync attaches to: all, or names and globs (`default` is one). */
+export type ServiceAccountPatterns = 'all' | string[];
+
+export interface SyncRequest {
+  /** One source (`namespace/name`), or all of them. */
+  source: { namespace: string; name: string } | 'all';
+  namespaces: NamespaceSelection;
+  serviceAccounts: ServiceAccountPatterns;
+  prune: boolean;
+  force: boolean;
+}
+
+/** Everything a sync plan is computed from. */
+export interface SyncState {
+  /** The namespaces the plan covers (all of them, or the few an event touched). */
+  namespaces: V1Namespace[];
+  /** With -l: the names of the namespaces that match the selector (the API server decides). */
+  labelSelected?: Set<string>;
+  /** Every secret we manage: sources and copies. */
+  managed: V1Secret[];
+  /** Secrets in any namespace that carry the name of a source (to find foreign ones in the way). */
+  sameNamed: V1Secret[];
+  serviceAccounts: V1ServiceAccount[];
+}
+
+const ref = (secret: V1Secret) => `${secret.metadata!.namespace}/${secret.metadata!.name}`;
+
+export const isCopy = (secret: V1Secret) => isManaged(secret) && Boolean(secret.metadata?.annotations?.[SOURCE_ANNOTATION]);
+export const isSource = (secret: V1Secret) => isManaged(secret) && isPullSecret(secret) && !isCopy(secret);
+
+/** Go filepath.Match globs (`*`, `?`, `[...]`), as the kubelet matches registry hosts. */
+const matchesGlob = (pattern: string, name: string) => hostLabelMatches(pattern, name);
+
+export function namespaceSelected(namespace: V1Namespace, selection: NamespaceSelection, labelSelected?: Set<string>): boolean {
+  const name = namespace.metadata!.name!;
+  if (namespace.metadata?.annotations?.[SYNC_OPT_OUT_ANNOTATION] === 'false') return false;
+  if (selection.names && !selection.names.includes(name)) return false;
+  if (labelSelected && !labelSelected.has(name)) return false;
+  return !selection.exclude.some((pattern) => matchesGlob(pattern, name));
+}
+
+export function serviceAccountSelected(name: string, patterns: ServiceAccountPatterns): boolean {
+  return patterns === 'all' || patterns.some((pattern) => matchesGlob(pattern, name));
+}
+
+const isTerminating = (namespace: V1Namespace) =>
+  namespace.status?.phase === 'Terminating' || Boolean(namespace.metadata?.deletionTimestamp);
+
+/** The content a copy carries: the source's data, exactly. */
+function copyObject(source: V1Secret, namespace: string, base?: V1Secret): V1Secret {
+  const content = Buffer.from(source.data?.[DOCKERCONFIGJSON_KEY] ?? '', 'base64').toString('utf8');
+  const copy = pullSecretObject(namespace, source.metadata!.name!, content, base);
+  copy.metadata!.annotations![SOURCE_ANNOTATION] = ref(source);
+  return copy;
+}
+
+function sourceHash(source: V1Secret): string {
+  return contentHash(Buffer.from(source.data?.[DOCKERCONFIGJSON_KEY] ?? '', 'base64'));
+}
+
+function registriesOf(source: V1Secret): string[] {
+  try {
+    const text = Buffer.from(source.data?.[DOCKERCONFIGJSON_KEY] ?? '', 'base64').toString('utf8');
+    return Object.keys((JSON.parse(text) as { auths?: object }).auths ?? {});
+  } catch {
+    return [];
+  }
+}
+
+/** The sources in scope; with --all, two sources of one name are an error naming both. */
+export function selectSources(request: SyncRequest, managed: V1Secret[]): V1Secret[] {
+  const sources = managed.filter(isSource);
+  if (request.source !== 'all') {
+    const { namespace, name } = request.source;
+    const source = sources.find((s) => s.metadata!.namespace === namespace && s.metadata!.name === name);
+    if (!source) {
+      const copy = managed.find((s) => s.metadata!.namespace === namespace && s.metadata!.name === name && isCopy(s));
+      throw new UsageError(
+        copy
+          ? `secret ${namespace}/${name} is a copy of ${copy.metadata!.annotations![SOURCE_ANNOTATION]}; sync its source instead`
+          : `no source ${namespace}/${name}: create it first with kubectl pullsecret add ${name} -n ${namespace}`,
+      );
+    }
+    return [source];
+  }
+  const byName = new Map<string, V1Secret>();
+  for (const source of sources) {
+    const other = byName.get(source.metadata!.name!);
+    if (other) {
+      throw new UsageError(
+        `two sources are named "${source.metadata!.name}": ${ref(other)} and ${ref(source)}; sync one of them by name (sync NAME -n NAMESPACE) or rename one`,
+      );
+    }
+    byName.set(source.metadata!.name!, source);
+  }
+  return sources;
+}
+
+/** The changes that make the cluster match the request; pure. */
+export function planSync(request: SyncRequest, state: SyncState): Change[] {
+  const sources = selectSources(request, state.managed);
+  const changes: Change[] = [];
+  const accountsByNamespace = new Map<string, V1ServiceAccount[]>();
+  for (const sa of state.serviceAccounts) {
+    const list = accountsByNamespace.get(sa.metadata!.namespace!) ?? [];
+    list.push(sa);
+    accountsByNamespace.set(sa.metadata!.namespace!, list);
+  }
+  const secretAt = new Map(state.sameNamed.map((s) => [ref(s), s]));
+  const targets = state.namespaces.filter((ns) => namespaceSelected(ns, request.namespaces, state.labelSelected));
+  const targetNames = new Set(targets.map((ns) => ns.metadata!.name!));
+
+  const attachments = (namespace: string, name: string) => {
+    for (const sa of accountsByNamespace.get(namespace) ?? []) {
+      const account = sa.metadata!.name!;
+      if (!serviceAccountSelected(account, request.serviceAccounts)) continue;
+      if (sa.imagePullSecrets?.some((r) => r.name === name)) continue;
+      changes.push({ kind: 'attach', namespace, serviceAccount: account, secret: name, waitForServiceAccount: false, known: sa });
+    }
+  };
+
+  for (const source of sources) {
+    const name = source.metadata!.name!;
+    const home = source.metadata!.namespace!;
+    const hash = sourceHash(source);
+    const registries = registriesOf(source);
+    for (const ns of targets) {
+      const namespace = ns.metadata!.name!;
+      if (isTerminating(ns)) {
+        changes.push({ kind: 'skip', namespace, object: `namespace/${namespace}`, reason: 'terminating' });
+        continue;
+      }
+      if (namespace === home) {
+        attachments(namespace, name);
+        continue;
+      }
+      const existing = secretAt.get(`${namespace}/${name}`);
+      if (!existing) {
+        changes.push({ kind: 'create-secret', namespace, name, registries, secret: copyObject(source, namespace) });
+      } else if (isCopy(existing) && existing.metadata!.annotations![SOURCE_ANNOTATION] === ref(source)) {
+        // Rotation updates in place: never delete and re-create (a window with no credentials).
+        if (existing.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] !== hash || existing.data?.[DOCKERCONFIGJSON_KEY] !== source.data?.[DOCKERCONFIGJSON_KEY]) {
+          changes.push({ kind: 'update-secret', namespace, name, registries, secret: copyObject(source, namespace, existing) });
+        }
+      } else if (isManaged(existing) && !request.force) {
+        const what = isCopy(existing) ? `a copy of ${existing.metadata!.annotations![SOURCE_ANNOTATION]}` : 'its own source';
+        changes.push({ kind: 'fail', namespace, object: `secret/${name}`, reason: `namespace has ${what} named ${name}; not overwritten` });
+        continue;
+      } else if (!request.force && !isManaged(existing)) {
+        changes.push({
+          kind: 'fail',
+          namespace,
+          object: `secret/${name}`,
+          reason: `a secret "${name}" not managed by kubectl-pullsecret is in the way (type ${existing.type}); use --force to take it over`,
+        });
+        continue;
+      } else if (existing.type !== source.type) {
+        changes.push({
+          kind: 'replace-secret', namespace, name, registries,
+          resourceVersion: existing.metadata?.resourceVersion ?? '',
+          secret: copyObject(source, namespace),
+        });
+      } else {
+        changes.push({ kind: 'update-secret', namespace, name, registries, secret: copyObject(source, namespace, existing) });
+      }
+      attachments(namespace, name);
+    }
+  }
+
+  // Copies that should no longer be there: namespace not selected, or source gone. Only in the
+  // namespaces this plan covers (the controller plans a few at a time).
+  const sourceRefs = new Set(state.managed.filter(isSource).map(ref));
+  const inScope = new Set(sources.map(ref));
+  const covered = new Set(state.namespaces.map((ns) => ns.metadata!.name!));
+  for (const copy of state.managed.filter(isCopy)) {
+    const of = copy.metadata!.annotations![SOURCE_ANNOTATION]!;
+    const namespace = copy.metadata!.namespace!;
+    if (!covered.has(namespace)) continue;
+    const sourceGone = !sourceRefs.has(of);
+    const deselected = inScope.has(of) && !targetNames.has(namespace);
+    // A sync of one source only prunes that source's copies (and copies of nothing).
+    if (!(deselected || (sourceGone && (request.source === 'all' || of === refOf(request.source))))) continue;
+    const why = sourceGone ? `its source ${of} is gone` : 'its namespace is no longer selected';
+    if (!request.prune) {
+      changes.push({ kind: 'skip', namespace, object: `secret/${copy.metadata!.name}`, reason: `stale copy (${why}); --prune removes it` });
+      continue;
+    }
+    const name = copy.metadata!.name!;
+    for (const sa of accountsByNamespace.get(namespace) ?? []) {
+      if (sa.imagePullSecrets?.some((r) => r.name === name)) {
+        changes.push({ kind: 'detach', namespace, serviceAccount: sa.metadata!.name!, secret: name });
+      }
+    }
+    changes.push({ kind: 'delete-secret', namespace, name, resourceVersion: copy.metadata?.resourceVersion ?? '' });
+  }
+  return changes;
+}
+
+const refOf = (source: { namespace: string; name: string } | 'all') => (source === 'all' ? '' : `${source.namespace}/${source.name}`);
+
+/** The reads a sync plan needs: a fixed number of paginated LISTs. */
+export async function readSyncState(connection: Connection, request: SyncRequest): Promise<SyncState> {
+  const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  const { labelSelector } = request.namespaces;
+  const [namespaces, labelMatches, managed, serviceAccounts] = await Promise.all([
+    apiCall(connection, () => listAll<V1Namespace>((page) => connection.core.listNamespace(page))),
+    // All namespaces are listed to see copies in those that stopped matching; the selector's
+    // own LIST says which match, as the API server evaluates it.
+    labelSelector
+      ? apiCall(connection, () => listAll<V1Namespace>((page) => connection.core.listNamespace({ labelSelector, ...page })))
+      : undefined,
+    apiCall(connection, () => listAll<V1Secret>((page) => connection.core.listSecretForAllNamespaces({ labelSelector: managedSelector, ...page }))),
+    listServiceAccounts(connection, { allNamespaces: true }),
+  ]);
+  const names = [...new Set(selectSources(request, managed).map((s) => s.metadata!.name!))];
+  // Foreign secrets in the way: one LIST per source name (a field selector on the name).
+  const sameNamed = (
+    await Promise.all(
+      names.map((name) =>
+        apiCall(connection, () =>
+          listAll<V1Secret>((page) => connection.core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${name}`, ...page })),
+        ),
+      ),
+    )
+  ).flat();
+  return {
+    namespaces,
+    ...(labelMatches ? { labelSelected: new Set(labelMatches.map((ns) => ns.metadata!.name!)) } : {}),
+    managed,
+    sameNamed,
+    serviceAccounts,
+  };
+}
+
+
+/** A pod that cannot pull an image which a synced secret now covers. */
+export interface StuckPod {
+  pod: V1Pod;
+  image: string;
+  secret: string;
+}
+
+const PULL_FAILURES = new Set(['ImagePullBackOff', 'ErrImagePull']);
+
+/**
+ * Pods got their ServiceAccount's pull secrets when they were created: those created before the
+ * secret was attached stay in ImagePullBackOff. Finds them (one LIST of pending pods) among the
+ * selected namespaces, for the images the synced sources cover.
+ */
+export async function findStuckPods(connection: Connection, request: SyncRequest, state: SyncState): Promise<StuckPod[]> {
+  const sources = selectSources(request, state.managed);
+  const selected = new Set(
+    state.namespaces.filter((ns) => namespaceSelected(ns, request.namespaces, state.labelSelected)).map((ns) => ns.metadata!.name!),
+  );
+  const pods = await apiCall(connection, () =>
+    listAll<V1Pod>((page) => connection.core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', ...page })),
+  );
+  const stuck: StuckPod[] = [];
+  for (const pod of pods) {
+    if (!selected.has(pod.metadata!.namespace!)) continue;
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    for (const status of statuses) {
+      if (!PULL_FAILURES.has(status.state?.waiting?.reason ?? '')) continue;
+      const source = sources.find((s) => {
+        const name = s.metadata!.name!;
+        if (pod.spec?.imagePullSecrets?.some((r) => r.name === name)) return false;
+        try {
+          return matchingKeys(status.image, registriesOf(s)).length > 0;
+        } catch {
+          return false;
+        }
+      });
+      if (source) {
+        stuck.push({ pod, image: status.image, secret: source.metadata!.name! });
+        break;
+      }
+    }
+  }
+  return stuck;
+}
+
+/** Deletes the stuck pods that a controller re-creates (with the secret); reports the others. */
+export async function restartStuckPods(connection: Connection, stuck: StuckPod[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const { pod } of stuck) {
+    const name = pod.metadata!.name!;
+    const namespace = pod.metadata!.namespace!;
+    const owner = pod.metadata?.ownerReferences?.find((o) => o.controller);
+    if (!owner) {
+      lines.push(`pod/${name} skipped: no controller re-creates it; re-create it yourself (namespace ${namespace})`);
+      continue;
+    }
+    try {
+      await retrying(() => connection.core.deleteNamespacedPod({ name, namespace }));
+      lines.push(`pod/${name} deleted: its ${owner.kind} re-creates it with the pull secret (namespace ${namespace})`);
+    } catch (error) {
+      lines.push(`pod/${name} failed: ${describeApiError(error, connection).message} (namespace ${namespace})`);
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,294 @@
+// `sync --watch`: the controller. After one full sync it keeps a cache of namespaces,
+// ServiceAccounts and our secrets from LIST+WATCH (reflectors), and re-plans only the namespaces
+// an event touched — from the cache, so an event costs no read — then applies the differences
+// with the same plan/apply code as a one-shot sync. It survives the real world: a watch that
+// ends is resumed from its last resourceVersion, a 410 Gone re-lists, an API server that is down
+// is retried with backoff, and SIGINT/SIGTERM stop it cleanly.
+import { Watch, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import { applyChanges, type Outcome } from './apply';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, isManaged } from './cluster';
+import { apiCall, describeApiError, type Connection } from './connect';
+import { CliError, oneLine } from './errors';
+import { formatOutcome } from './print';
+import { isCopy, planSync, readSyncState, type SyncRequest, type SyncState } from './sync';
+
+export interface ControllerOptions {
+  concurrency: number;
+  /** One line per action, already formatted. */
+  log: (line: string) => void;
+  /** Stops the controller (SIGINT and SIGTERM do too). */
+  signal?: AbortSignal;
+}
+
+interface ListResult<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string; _continue?: string };
+}
+
+const keyOf = (object: KubernetesObject) =>
+  object.metadata?.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata!.name!;
+
+/** Whether a's resourceVersion is older than b's (they are etcd revisions in practice). */
+function older(a: KubernetesObject, b: KubernetesObject): boolean {
+  const [x, y] = [a.metadata?.resourceVersion, b.metadata?.resourceVersion];
+  return x !== undefined && y !== undefined && /^\d+$/.test(x) && /^\d+$/.test(y) && BigInt(x) < BigInt(y);
+}
+
+/** Errors that no retry fixes: the controller stops with them. */
+function fatal(error: unknown): boolean {
+  const status = (error as { statusCode?: number; code?: number } | undefined)?.statusCode ?? (error as { code?: number })?.code;
+  return status === 401 || status === 403;
+}
+
+/** LIST then WATCH of one resource into a cache, resuming or re-listing as needed. */
+class Reflector<T extends KubernetesObject> {
+  readonly items = new Map<string, T>();
+  private resourceVersion = '';
+  private watcher?: AbortController;
+  private stopped = false;
+  private failures = 0;
+
+  constructor(
+    private readonly what: string,
+    private readonly connection: Connection,
+    private readonly path: string,
+    private readonly listPage: (page: { limit: number; _continue?: string }) => Promise<ListResult<T>>,
+    private readonly labelSelector: string | undefined,
+    private readonly onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T, previous?: T) => void,
+    private readonly onRelist: () => void,
+    private readonly onFatal: (error: CliError) => void,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.relist();
+    await this.watch();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.watcher?.abort();
+  }
+
+  /** Stores our own write, unless the cache already holds something newer. */
+  remember(object: T): void {
+    const current = this.items.get(keyOf(object));
+    if (!current || !older(object, current)) this.items.set(keyOf(object), object);
+  }
+
+  forget(key: string): void {
+    this.items.delete(key);
+  }
+
+  private async relist(): Promise<void> {
+    const items: T[] = [];
+    let next: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await apiCall(this.connection, () => this.listPage({ limit: 500, ...(next ? { _continue: next } : {}) }));
+      items.push(...page.items);
+      next = page.metadata?._continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+    } while (next);
+    this.items.clear();
+    for (const item of items) this.items.set(keyOf(item), item);
+    this.resourceVersion = resourceVersion;
+  }
+
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    let gone = false;
+    const watch = new Watch(this.connection.config.kubeConfig);
+    this.watcher = await watch.watch(
+      this.path,
+      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.labelSelector },
+      (type: string, object: T & { code?: number; message?: string }) => {
+        if (type === 'ERROR') {
+          // 410 Gone: our resourceVersion was compacted away; only a fresh LIST helps.
+          if (object.code === 410) gone = true;
+          else this.log(`watch of ${this.what}: ${object.message ?? 'error event'}`);
+          return;
+        }
+        this.failures = 0;
+        if (object.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
+        if (type === 'BOOKMARK') return;
+        const key = keyOf(object);
+        const previous = this.items.get(key);
+        if (type === 'DELETED') this.items.delete(key);
+        else if (!previous || !older(object, previous)) this.items.set(key, object);
+        this.onEvent(type as 'ADDED' | 'MODIFIED' | 'DELETED', object, previous);
+      },
+      (error: unknown) => void this.reconnect(error, gone),
+    );
+  }
+
+  private async reconnect(error: unknown, gone: boolean): Promise<void> {
+    if (this.stopped) return;
+    if (error && fatal(error)) {
+      this.onFatal(describeApiError(error, this.connection));
+      return;
+    }
+    // A watch the server ended normally (its timeout) resumes at once; failures back off.
+    if (error || gone) {
+      this.failures++;
+      const delay = backoffMs(Math.min(this.failures, 8), 250, 10_000);
+      if (error) this.log(`watch of ${this.what} lost (${oneLine(describeApiError(error, this.connection))}); retrying in ${(delay / 1000).toFixed(1)}s`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    while (!this.stopped) {
+      try {
+        if (gone || !this.resourceVersion) {
+          await this.relist();
+          this.log(`${this.what}: re-listed`);
+          this.onRelist();
+        }
+        await this.watch();
+        return;
+      } catch (relistError) {
+        if (fatal(relistError) || (relistError instanceof CliError && /^(forbidden|unauthorized)/.test(relistError.message))) {
+          this.onFatal(describeApiError(relistError, this.connection));
+          return;
+        }
+        this.failures++;
+        const delay = backoffMs(Math.min(this.failures, 8), 250, 10_000);
+        this.log(`${this.what}: ${oneLine(describeApiError(relistError, this.connection))}; retrying in ${(delay / 1000).toFixed(1)}s`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        gone = true;
+      }
+    }
+  }
+}
+
+const timestamp = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** Runs until stopped: the initial sync, then one re-plan per batch of touched namespaces. */
+export async function runController(connection: Connection, request: SyncRequest, options: ControllerOptions): Promise<void> {
+  const log = (line: string) => options.log(`${timestamp()} ${line}`);
+  const stop = new AbortController();
+  options.signal?.addEventListener('abort', () => stop.abort());
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const dirty = new Set<string>();
+  let allDirty = false;
+  let wake: (() => void) | undefined;
+  const touch = (namespace?: string) => {
+    if (namespace === undefined) allDirty = true;
+    else dirty.add(namespace);
+    wake?.();
+  };
+  let failure: CliError | undefined;
+  const onFatal = (error: CliError) => {
+    failure = error;
+    stop.abort();
+    wake?.();
+  };
+  const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  const core = connection.core;
+
+  const namespaces = new Reflector<V1Namespace>(
+    'namespaces', connection, '/api/v1/namespaces', (page) => core.listNamespace(page), undefined,
+    (type, ns) => type !== 'DELETED' && touch(ns.metadata!.name!),
+    () => touch(), onFatal, log,
+  );
+  // With -l, a second watch says which namespaces match: one that stops matching leaves it.
+  const { labelSelector } = request.namespaces;
+  const labelled = labelSelector
+    ? new Reflector<V1Namespace>(
+        `namespaces matching ${labelSelector}`, connection, '/api/v1/namespaces',
+        (page) => core.listNamespace({ labelSelector, ...page }), labelSelector,
+        (_type, ns) => touch(ns.metadata!.name!),
+        () => touch(), onFatal, log,
+      )
+    : undefined;
+  const serviceAccounts = new Reflector<V1ServiceAccount>(
+    'serviceaccounts', connection, '/api/v1/serviceaccounts',
+    (page) => core.listServiceAccountForAllNamespaces(page), undefined,
+    (type, sa) => type !== 'DELETED' && touch(sa.metadata!.namespace!),
+    () => touch(), onFatal, log,
+  );
+  const secrets = new Reflector<V1Secret>(
+    'secrets', connection, '/api/v1/secrets',
+    (page) => core.listSecretForAllNamespaces({ labelSelector: managedSelector, ...page }), managedSelector,
+    (type, secret, previous) => {
+      if (isCopy(secret)) return touch(secret.metadata!.namespace!);
+      // A source that appeared, went, or changed content concerns every namespace.
+      if (type !== 'MODIFIED' || JSON.stringify(secret.data) !== JSON.stringify(previous?.data)) touch();
+    },
+    () => touch(), onFatal, log,
+  );
+  const reflectors: Reflector<KubernetesObject>[] = [namespaces, serviceAccounts, secrets, ...(labelled ? [labelled] : [])] as Reflector<KubernetesObject>[];
+
+  const remember = (outcomes: Outcome[]) => {
+    for (const outcome of outcomes) {
+      const change = outcome.change;
+      if (change.kind === 'delete-secret' && outcome.result === 'deleted') secrets.forget(`${change.namespace}/${change.name}`);
+      const after = outcome.after;
+      if (!after?.metadata?.resourceVersion) continue;
+      if (change.kind === 'attach' || change.kind === 'detach') serviceAccounts.remember(after as V1ServiceAccount);
+      else if (isManaged(after)) secrets.remember(after as V1Secret);
+    }
+  };
+  const seenSkips = new Set<string>();
+  const report = (outcomes: Outcome[]) => {
+    for (const outcome of outcomes) {
+      if (outcome.result === 'unchanged') continue;
+      const line = formatOutcome(outcome);
+      // A stale copy or a foreign secret in the way is said once, not on every event.
+      if (outcome.result === 'skipped' || outcome.result === 'failed') {
+        if (seenSkips.has(line)) continue;
+        seenSkips.add(line);
+      }
+      log(line);
+    }
+  };
+  const apply = async (state: SyncState) => {
+    const changes = planSync(request, state);
+    const outcomes = await applyChanges(connection, changes, { dryRun: 'none', concurrency: options.concurrency, signal: stop.signal });
+    remember(outcomes);
+    report(outcomes);
+  };
+
+  try {
+    await Promise.all(reflectors.map((r) => r.start()));
+    // The first pass reads everything afresh, so foreign secrets in the way are seen and reported.
+    await apply(await readSyncState(connection, request));
+    log(`watching namespaces, serviceaccounts and pull secrets for changes`);
+
+    while (!stop.signal.aborted) {
+      if (!allDirty && dirty.size === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          stop.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        wake = undefined;
+        continue;
+      }
+      const all = allDirty;
+      const batch = new Set(dirty);
+      allDirty = false;
+      dirty.clear();
+      const inBatch = (namespace: string) => all || batch.has(namespace);
+      const managed = [...secrets.items.values()];
+      try {
+        await apply({
+          namespaces: [...namespaces.items.values()].filter((ns) => inBatch(ns.metadata!.name!)),
+          ...(labelled ? { labelSelected: new Set(labelled.items.keys()) } : {}),
+          managed,
+          // Only our own secrets are watched; a foreign one in the way shows up as a conflict on create.
+          sameNamed: managed,
+          serviceAccounts: [...serviceAccounts.items.values()].filter((sa) => inBatch(sa.metadata!.namespace!)),
+        });
+      } catch (error) {
+        log(`error: ${oneLine(error)}`);
+      }
+    }
+  } finally {
+    for (const reflector of reflectors) reflector.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (failure) throw failure;
+  log('stopped');
+}
