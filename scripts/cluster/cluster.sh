@@ -6,6 +6,7 @@
 #   cluster.sh up       build if needed, start, wait until ready, write kubeconfigs
 #   cluster.sh down     stop every process `up` started (by PID) and remove the state
 #   cluster.sh status   say whether it is up and ready
+#   cluster.sh stop COMPONENT / start COMPONENT   stop or start again one process (fault tests)
 #
 # State lives in $KPS_CLUSTER_DIR (default: .cluster/ in the repo): pki/, logs/, pids, ports,
 # kubeconfig (users admin and restricted, current context: admin) and restricted.kubeconfig.
@@ -107,8 +108,35 @@ write_kubeconfig() { # file, current user, users...
 
 start() { # name, binary, args...
   local name=$1; shift
-  setsid "$@" > "$state/logs/$name.log" 2>&1 < /dev/null &
+  # The command line is kept so that `start NAME` can bring the process back after `stop NAME`.
+  printf '%s\0' "$@" > "$state/$name.cmd"
+  setsid "$@" >> "$state/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$state/$name.pid"
+}
+
+stop_component() { # name
+  local pid i
+  pid=$(pid_of "$1")
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cmd_stop() { # component
+  [ -f "$state/$1.cmd" ] || die "unknown component \"$1\" (one of: ${components[*]})"
+  stop_component "$1"
+  log "$1 stopped"
+}
+
+cmd_start() { # component
+  [ -f "$state/$1.cmd" ] || die "unknown component \"$1\" (one of: ${components[*]})"
+  alive "$1" && { log "$1 is already running"; return 0; }
+  local -a argv
+  mapfile -d '' argv < "$state/$1.cmd"
+  start "$1" "${argv[@]}"
+  [ "$1" != kube-apiserver ] || wait_for "kube-apiserver /readyz" api_get /readyz
+  log "$1 started"
 }
 
 ready() {
@@ -173,15 +201,9 @@ cmd_up() {
 
 cmd_down() {
   [ -d "$state" ] || { log "not up"; return 0; }
-  local c pid i
+  local c
   # Reverse start order: the controller manager and apiserver first, etcd last.
-  for c in kube-controller-manager kube-apiserver etcd; do
-    pid=$(pid_of "$c")
-    [ -n "$pid" ] || continue
-    kill -TERM "$pid" 2>/dev/null || continue
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  for c in kube-controller-manager kube-apiserver etcd; do stop_component "$c"; done
   rm -rf "$state"
   log "down"
 }
@@ -203,5 +225,7 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: npm run cluster -- up|down|status" >&2; exit 2 ;;
+  stop) cmd_stop "${2:-}" ;;
+  start) cmd_start "${2:-}" ;;
+  *) echo "usage: npm run cluster -- up|down|status|stop COMPONENT|start COMPONENT" >&2; exit 2 ;;
 esac
