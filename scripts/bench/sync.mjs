@@ -1,0 +1,192 @@
+// `npm run bench -- sync [--namespaces N] [--kubectl-namespaces M] [--watch-samples K] [--keep]`
+//
+// On a dedicated local control plane: N namespaces (default 1000), each with `default` and two
+// more ServiceAccounts. Measures, for `kubectl pullsecret sync`:
+//   - converging from nothing: wall time, API requests by verb (the API server's own
+//     apiserver_request_total, before and after), peak RSS of the plugin;
+//   - a second, no-op sync: the same figures (it must write nothing);
+//   - --watch: latency from a namespace's creation to its default ServiceAccount carrying the
+//     secret (p50/p95 over K namespaces, default 50), and the controller's RSS afterwards;
+//   - side by side, the way people do it today on M namespaces (default 100): a shell loop of
+//     `kubectl create secret` + `kubectl patch serviceaccount` per namespace and ServiceAccount,
+//     with the ratio per namespace.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const N = option('namespaces', 1000);
+const M = option('kubectl-namespaces', 100);
+const K = option('watch-samples', 50);
+const keep = args.includes('--keep');
+const clusterDir = path.join(root, '.cluster-bench');
+const env = { ...process.env, KPS_CLUSTER_DIR: clusterDir };
+const plugin = path.join(root, 'dist', 'kubectl-pullsecret');
+const scratch = mkdtempSync(path.join(tmpdir(), 'kps-bench-'));
+const LABEL = 'kps-bench';
+
+const log = (...parts) => console.error('#', ...parts);
+const cluster = (...a) => execFileSync('bash', [path.join(root, 'scripts/cluster/cluster.sh'), ...a], { env, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function pool(items, limit, task) {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await task(items[next++]);
+  }));
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** apiserver_request_total summed by verb (and LISTs by resource). */
+async function requestCounts(kc) {
+  const cluster = kc.getCurrentCluster();
+  const opts = {};
+  await kc.applyToHTTPSOptions(opts);
+  const https = await import('node:https');
+  const text = await new Promise((resolve, reject) => {
+    const req = https.request(`${cluster.server}/metrics`, { ...opts, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const counts = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const verb = /verb="([^"]*)"/.exec(line)?.[1];
+    const resource = /resource="([^"]*)"/.exec(line)?.[1];
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    counts[verb] = (counts[verb] ?? 0) + value;
+    if (verb === 'LIST') counts[`LIST ${resource}`] = (counts[`LIST ${resource}`] ?? 0) + value;
+  }
+  return counts;
+}
+
+const diff = (after, before) => Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]).filter(([, v]) => v > 0));
+const writes = (d) => ['POST', 'PUT', 'PATCH', 'DELETE'].reduce((sum, v) => sum + (d[v] ?? 0), 0);
+const fmt = (d) => Object.entries(d).filter(([k]) => !k.startsWith('LIST ')).map(([k, v]) => `${k} ${v}`).join(', ');
+
+/** Runs the plugin, returning wall time (ms), peak RSS (MB) and its output. */
+function timedPlugin(pluginArgs) {
+  const rssFile = path.join(scratch, 'rss');
+  const started = process.hrtime.bigint();
+  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, plugin, ...pluginArgs], { env: { ...env, KUBECONFIG: kubeconfig }, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0) throw new Error(`plugin ${pluginArgs.join(' ')} failed (${result.status}): ${result.stderr}`);
+  return { ms, rssMB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024, stdout: result.stdout };
+}
+
+let kubeconfig;
+try {
+  execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { stdio: 'ignore' });
+  log('starting a dedicated local control plane');
+  cluster('up');
+  kubeconfig = path.join(clusterDir, 'kubeconfig');
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+
+  log(`creating ${N} namespaces with 3 ServiceAccounts each`);
+  const names = Array.from({ length: N }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
+  const kubectlNames = Array.from({ length: M }, (_, i) => `kubectl-${String(i).padStart(4, '0')}`);
+  await core.createNamespace({ body: { metadata: { name: 'bench-source' } } });
+  await pool([...names.map((n) => [n, 'sync']), ...kubectlNames.map((n) => [n, 'kubectl'])], 16, async ([name, kind]) => {
+    await core.createNamespace({ body: { metadata: { name, labels: { [LABEL]: kind } } } });
+    for (const sa of ['builder', 'deployer']) await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: sa } } });
+  });
+  for (;;) {
+    const defaults = (await core.listServiceAccountForAllNamespaces({ fieldSelector: 'metadata.name=default' })).items.length;
+    if (defaults >= N + M + 5) break;
+    await sleep(200);
+  }
+  const password = 'bench-password-not-a-secret';
+  execFileSync(plugin, ['add', 'regcred', '-n', 'bench-source', '--server', 'bench.registry.example', '--username', 'bench', '--password-stdin', '--no-attach'], {
+    env: { ...env, KUBECONFIG: kubeconfig },
+    input: password,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+
+  const syncArgs = ['sync', 'regcred', '-n', 'bench-source', '-l', `${LABEL}=sync`];
+  log('sync from nothing');
+  let before = await requestCounts(kc);
+  const cold = timedPlugin(syncArgs);
+  const coldRequests = diff(await requestCounts(kc), before);
+
+  log('second sync (nothing to do)');
+  before = await requestCounts(kc);
+  const noop = timedPlugin(syncArgs);
+  const noopRequests = diff(await requestCounts(kc), before);
+
+  log(`--watch latency over ${K} new namespaces`);
+  const watchLog = [];
+  const controller = spawn(plugin, ['sync', 'regcred', '-n', 'bench-source', '-l', `${LABEL}=watch`, '--watch'], { env: { ...env, KUBECONFIG: kubeconfig } });
+  controller.stdout.on('data', (c) => watchLog.push(c.toString()));
+  while (!watchLog.join('').includes('watching')) await sleep(50);
+  const carried = new Map();
+  const saWatch = await new Watch(kc).watch('/api/v1/serviceaccounts', { fieldSelector: 'metadata.name=default' }, (type, sa) => {
+    if (sa.imagePullSecrets?.some((r) => r.name === 'regcred') && !carried.has(sa.metadata.namespace)) carried.set(sa.metadata.namespace, performance.now());
+  }, () => {});
+  const latencies = [];
+  for (let i = 0; i < K; i++) {
+    const name = `watch-${String(i).padStart(4, '0')}`;
+    const created = performance.now();
+    await core.createNamespace({ body: { metadata: { name, labels: { [LABEL]: 'watch' } } } });
+    while (!carried.has(name)) {
+      if (performance.now() - created > 30_000) throw new Error(`namespace ${name} not served within 30 s`);
+      await sleep(2);
+    }
+    latencies.push(carried.get(name) - created);
+    await sleep(50);
+  }
+  saWatch.abort();
+  const watchRss = Number(execFileSync('ps', ['-o', 'rss=', '-p', String(controller.pid)]).toString().trim()) / 1024;
+  controller.kill('SIGTERM');
+  latencies.sort((a, b) => a - b);
+
+  log(`the kubectl loop over ${M} namespaces`);
+  const configFile = path.join(scratch, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ auths: { 'bench.registry.example': { username: 'bench', password, auth: Buffer.from(`bench:${password}`).toString('base64') } } }));
+  const kubectl = (...a) => execFileSync('kubectl', ['--kubeconfig', kubeconfig, ...a], { stdio: 'ignore' });
+  const loopStarted = performance.now();
+  for (const name of kubectlNames) {
+    kubectl('create', 'secret', 'generic', 'regcred', '-n', name, '--type=kubernetes.io/dockerconfigjson', `--from-file=.dockerconfigjson=${configFile}`);
+    for (const sa of ['default', 'builder', 'deployer']) kubectl('patch', 'serviceaccount', sa, '-n', name, '-p', '{"imagePullSecrets":[{"name":"regcred"}]}');
+  }
+  const loopMs = performance.now() - loopStarted;
+
+  const perNsOurs = cold.ms / N;
+  const perNsKubectl = loopMs / M;
+  const line = (label, value, target) => console.log(`${label.padEnd(44)} ${String(value).padEnd(36)} ${target ?? ''}`);
+  console.log(`\nkubectl pullsecret sync — ${N} namespaces x 3 ServiceAccounts, local control plane (${cluster('status').match(/https:\S+/)?.[0] ?? ''})`);
+  line('measure', 'value', 'target');
+  line('converge from nothing: time', `${(cold.ms / 1000).toFixed(2)} s`, '< 15 s');
+  line('converge from nothing: requests', fmt(coldRequests));
+  line('converge from nothing: plugin peak RSS', `${cold.rssMB.toFixed(0)} MB`, '< 200 MB');
+  line('no-op sync: time', `${(noop.ms / 1000).toFixed(2)} s`, '< 2 s');
+  line('no-op sync: requests', fmt(noopRequests), 'no writes; one LIST per type + pages');
+  line('no-op sync: writes', writes(noopRequests), '0');
+  line('no-op sync: LISTs by resource', Object.entries(noopRequests).filter(([k]) => k.startsWith('LIST ')).map(([k, v]) => `${k.slice(5)} ${v}`).join(', '));
+  line(`--watch latency (${K} namespaces): p50`, `${percentile(latencies, 50).toFixed(0)} ms`);
+  line(`--watch latency (${K} namespaces): p95`, `${percentile(latencies, 95).toFixed(0)} ms`, '< 1000 ms');
+  line('--watch controller RSS', `${watchRss.toFixed(0)} MB`, '< 200 MB');
+  line(`kubectl loop (${M} namespaces): time`, `${(loopMs / 1000).toFixed(1)} s`);
+  line('per namespace: sync vs kubectl loop', `${perNsOurs.toFixed(1)} ms vs ${perNsKubectl.toFixed(0)} ms`);
+  line('ratio (kubectl loop / sync), per namespace', `${(perNsKubectl / perNsOurs).toFixed(0)}x`, '>= 10x');
+  console.log('(request counts include the controller manager\'s own background requests during each step)');
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+  if (!keep) cluster('down');
+}
