@@ -2,8 +2,11 @@
 import type { Argv } from 'yargs';
 import { applyChanges } from '../lib/apply';
 import { connect } from '../lib/connect';
+import { oneLine } from '../lib/errors';
 import { validateSecretName } from '../lib/names';
+import { dryRunNote } from '../lib/print';
 import { planRemoval } from '../lib/remove';
+import { WEBHOOK_CONFIGURATION_NAME, removeWebhookConfiguration } from '../lib/webhook';
 import { connectOptionsFrom, scopeFrom, withAllNamespaces, withDryRun, withOutput, type ConnectionArgs, type DryRunArgs } from './flags';
 import { failIfAnyFailed, reportOutcomes } from './output';
 
@@ -39,5 +42,15 @@ export async function handler(args: RemoveArgs): Promise<void> {
   const changes = await planRemoval(connection, scope, { name, keepSecret: Boolean(args['keep-secret']), force: Boolean(args.force) });
   const outcomes = await applyChanges(connection, changes, { dryRun });
   reportOutcomes(outcomes, { dryRun, output: args.output });
+  // The complete undo includes the admission webhook a `sync NAME --watch --webhook` registered.
+  if ('allNamespaces' in scope) {
+    try {
+      if (await removeWebhookConfiguration(connection, (serves) => serves.endsWith(`/${name}`), dryRun)) {
+        process.stdout.write(`mutatingwebhookconfiguration/${WEBHOOK_CONFIGURATION_NAME} deleted${dryRunNote(dryRun)}\n`);
+      }
+    } catch (error) {
+      process.stderr.write(`warning: admission webhook not checked: ${oneLine(error)}\n`);
+    }
+  }
   failIfAnyFailed(outcomes);
 }

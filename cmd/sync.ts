@@ -3,12 +3,13 @@
 import type { Argv } from 'yargs';
 import { applyChanges, type Outcome } from '../lib/apply';
 import { connect } from '../lib/connect';
-import { CliError, UsageError } from '../lib/errors';
-import { printManifests } from '../lib/manifests';
+import { CliError, UsageError, oneLine } from '../lib/errors';
+import { CONTROLLER_NAME, CONTROLLER_NAMESPACE, printManifests } from '../lib/manifests';
 import { validateNamespaceName, validateSecretName } from '../lib/names';
-import { formatOutcome, formatSummary } from '../lib/print';
+import { dryRunNote, formatOutcome, formatSummary } from '../lib/print';
 import { findStuckPods, planSync, readSyncState, restartStuckPods, type SyncRequest } from '../lib/sync';
 import { runController } from '../lib/watch';
+import { WEBHOOK_CONFIGURATION_NAME, removeWebhookConfiguration, type WebhookOptions } from '../lib/webhook';
 import { connectOptionsFrom, withDryRun, withOutput, type ConnectionArgs, type DryRunArgs } from './flags';
 import { failIfAnyFailed, reportOutcomes } from './output';
 
@@ -31,6 +32,10 @@ export const builder = (yargs: Argv) =>
       'restart-pending': { type: 'boolean', describe: 'Delete controller-owned pods stuck in ImagePullBackOff that the synced secret now covers' },
       'print-manifests': { type: 'boolean', describe: 'With --watch: print the manifests that run this sync in the cluster (ServiceAccount, least-privilege RBAC, Deployment) and exit' },
       image: { type: 'string', describe: 'With --print-manifests: the plugin image for the Deployment' },
+      webhook: { type: 'boolean', describe: 'With --watch: also add the secrets to pods as they are created (a mutating admission webhook), closing the race with new namespaces' },
+      'webhook-listen': { type: 'string', default: '0.0.0.0:8443', describe: 'With --webhook: address to serve HTTPS on' },
+      'webhook-url': { type: 'string', describe: 'With --webhook: the URL the API server calls (default: the Service in front of the Deployment)' },
+      'webhook-namespace': { type: 'string', default: CONTROLLER_NAMESPACE, describe: 'With --webhook: namespace of the Service and of the certificate Secret' },
     })
     .example([
       ['$0 sync --all', 'Every source to every namespace, once'],
@@ -52,7 +57,29 @@ interface SyncArgs extends ConnectionArgs, DryRunArgs {
   'restart-pending'?: boolean;
   'print-manifests'?: boolean;
   image?: string;
+  webhook?: boolean;
+  'webhook-listen': string;
+  'webhook-url'?: string;
+  'webhook-namespace': string;
   output?: string;
+}
+
+function webhookOptions(args: SyncArgs, request: SyncRequest): WebhookOptions {
+  const listen = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(args['webhook-listen']);
+  if (!listen) throw new UsageError(`invalid --webhook-listen "${args['webhook-listen']}": expected HOST:PORT, e.g. 0.0.0.0:8443`);
+  if (args['webhook-url'] !== undefined && !/^https:\/\/[^/]+/.test(args['webhook-url'])) {
+    throw new UsageError(`invalid --webhook-url "${args['webhook-url']}": the API server only calls https:// webhooks`);
+  }
+  const namespace = validateNamespaceName(args['webhook-namespace']);
+  return {
+    listenHost: listen[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0',
+    listenPort: Number(listen[2]),
+    ...(args['webhook-url'] ? { url: args['webhook-url'] } : {}),
+    service: { namespace, name: CONTROLLER_NAME, port: 443 },
+    namespace,
+    // Only exact names fit the configuration's namespaceSelector; globs are checked per request.
+    excludedNamespaces: [namespace, ...request.namespaces.exclude.filter((pattern) => !/[*?[]/.test(pattern))],
+  };
 }
 
 function syncRequest(args: SyncArgs, namespace: string): SyncRequest {
@@ -96,13 +123,20 @@ export async function handler(args: SyncArgs): Promise<void> {
   if (args['print-manifests']) {
     if (!args.watch) throw new UsageError('--print-manifests describes the controller: use it with --watch');
     if (args['restart-pending']) throw new UsageError('--restart-pending is a one-shot action; it does not run in the cluster');
-    process.stdout.write(printManifests({ request, concurrency: args.concurrency, ...(args.image ? { image: args.image } : {}) }));
+    process.stdout.write(
+      printManifests({ request, concurrency: args.concurrency, webhook: Boolean(args.webhook), ...(args.image ? { image: args.image } : {}) }),
+    );
     return;
   }
+  if (args.webhook && !args.watch) throw new UsageError('--webhook serves pods as they are created: use it with --watch');
   if (args.watch) {
     if (dryRun !== 'none') throw new UsageError('--watch cannot be combined with --dry-run');
     if (args['restart-pending']) throw new UsageError('--restart-pending is a one-shot action; run it without --watch');
-    await runController(connection, request, { concurrency: args.concurrency, log: (line: string) => process.stdout.write(`${line}\n`) });
+    await runController(connection, request, {
+      concurrency: args.concurrency,
+      log: (line: string) => process.stdout.write(`${line}\n`),
+      ...(args.webhook ? { webhook: webhookOptions(args, request) } : {}),
+    });
     return;
   }
 
@@ -122,6 +156,18 @@ export async function handler(args: SyncArgs): Promise<void> {
       process.stdout.write(`${[...notable.map((o) => formatOutcome(o, dryRun)), formatSummary(outcomes)].join('\n')}\n`);
     } else {
       reportOutcomes(outcomes, { dryRun, output: args.output });
+    }
+    if (request.prune && !interrupt.signal.aborted) {
+      // A webhook left by an earlier `sync --watch --webhook` of this scope goes with the prune.
+      const { source } = request;
+      const serving = source === 'all' ? undefined : (serves: string) => serves === `${source.namespace}/${source.name}`;
+      try {
+        if (await removeWebhookConfiguration(connection, serving, dryRun)) {
+          process.stdout.write(`mutatingwebhookconfiguration/${WEBHOOK_CONFIGURATION_NAME} deleted${dryRunNote(dryRun)}\n`);
+        }
+      } catch (error) {
+        process.stderr.write(`warning: admission webhook not checked: ${oneLine(error)}\n`);
+      }
     }
     if (dryRun === 'none' && !interrupt.signal.aborted) {
       const stuck = await findStuckPods(connection, request, state);

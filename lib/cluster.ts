@@ -148,6 +148,9 @@ async function findByName<T>(list: (fieldSelector: string) => Promise<{ items: T
 export const findServiceAccount = (connection: Connection, namespace: string, name: string) =>
   apiCall(connection, () => findByName((fieldSelector) => connection.core.listNamespacedServiceAccount({ namespace, fieldSelector }), name));
 
+export const findNamespace = (connection: Connection, name: string, labelSelector?: string) =>
+  apiCall(connection, () => findByName((fieldSelector) => connection.core.listNamespace({ fieldSelector, ...(labelSelector ? { labelSelector } : {}) }), name));
+
 export const findSecret = (connection: Connection, namespace: string, name: string) =>
   apiCall(connection, () => findByName((fieldSelector) => connection.core.listNamespacedSecret({ namespace, fieldSelector }), name));
 

@@ -73,7 +73,7 @@ function keepAliveAgents() {
   };
 }
 
-function makeClient<T>(kubeConfig: KubeConfig, api: new (config: ReturnType<typeof createConfiguration>) => T, timeoutMs?: number): T {
+export function makeClient<T>(kubeConfig: KubeConfig, api: new (config: ReturnType<typeof createConfiguration>) => T, timeoutMs?: number): T {
   const cluster = kubeConfig.getCurrentCluster()!;
   const agentFor = keepAliveAgents();
   const timeout = {

@@ -8,21 +8,39 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './cluster';
 import { formatObject } from './print';
 import type { SyncRequest } from './sync';
 import { pluginVersion } from './version';
+import { WEBHOOK_CONFIGURATION_NAME } from './webhook';
 
 export const CONTROLLER_NAME = 'kubectl-pullsecret';
 export const CONTROLLER_NAMESPACE = 'kubectl-pullsecret';
+const WEBHOOK_PORT = 8443;
 
-/** The RBAC rules `sync --watch` needs for this request, and nothing more. */
-export function controllerRules(request: Pick<SyncRequest, 'prune'>): V1PolicyRule[] {
+/**
+ * The RBAC rules `sync --watch` needs for this request, and nothing more. The webhook adds only
+ * the right to manage its own MutatingWebhookConfiguration (its certificate Secret and the
+ * copies it creates at admission use the secret rights the controller already has).
+ */
+export function controllerRules(request: Pick<SyncRequest, 'prune'>, webhook = false): V1PolicyRule[] {
   return [
     { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['list', 'watch', 'patch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch', 'create', 'update', ...(request.prune ? ['delete'] : [])] },
+    ...(webhook
+      ? [
+          // create cannot be limited to a name; reading and updating can.
+          { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['create'] },
+          {
+            apiGroups: ['admissionregistration.k8s.io'],
+            resources: ['mutatingwebhookconfigurations'],
+            resourceNames: [WEBHOOK_CONFIGURATION_NAME],
+            verbs: ['get', 'update'],
+          },
+        ]
+      : []),
   ];
 }
 
 /** The command line the Deployment runs: the same sync, watching. */
-export function controllerArgs(request: SyncRequest, concurrency: number): string[] {
+export function controllerArgs(request: SyncRequest, concurrency: number, webhook = false): string[] {
   const args = ['sync'];
   if (request.source === 'all') args.push('--all');
   else args.push(request.source.name, '--namespace', request.source.namespace);
@@ -33,12 +51,15 @@ export function controllerArgs(request: SyncRequest, concurrency: number): strin
   if (request.prune) args.push('--prune');
   if (request.force) args.push('--force');
   args.push('--concurrency', String(concurrency), '--watch');
+  if (webhook) args.push('--webhook', '--webhook-listen', `0.0.0.0:${WEBHOOK_PORT}`, '--webhook-namespace', CONTROLLER_NAMESPACE);
   return args;
 }
 
 export interface ManifestOptions {
   request: SyncRequest;
   concurrency: number;
+  /** Include the admission webhook: a Service, a container port and its RBAC. */
+  webhook: boolean;
   /** The plugin image; default: the image the Dockerfile builds, named after this version. */
   image?: string;
 }
@@ -55,7 +76,7 @@ export function printManifests(options: ManifestOptions): string {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: { name: CONTROLLER_NAME, labels },
-      rules: controllerRules(options.request),
+      rules: controllerRules(options.request, options.webhook),
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -81,7 +102,13 @@ export function printManifests(options: ManifestOptions): string {
               {
                 name: 'sync',
                 image,
-                args: controllerArgs(options.request, options.concurrency),
+                args: controllerArgs(options.request, options.concurrency, options.webhook),
+                ...(options.webhook
+                  ? {
+                      ports: [{ name: 'webhook', containerPort: WEBHOOK_PORT }],
+                      readinessProbe: { httpGet: { path: '/readyz', port: WEBHOOK_PORT, scheme: 'HTTPS' } },
+                    }
+                  : {}),
                 resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
                 securityContext: {
                   runAsNonRoot: true,
@@ -96,6 +123,19 @@ export function printManifests(options: ManifestOptions): string {
         },
       },
     },
+    ...(options.webhook
+      ? [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata,
+            spec: {
+              selector: { 'app.kubernetes.io/name': CONTROLLER_NAME },
+              ports: [{ name: 'webhook', port: 443, targetPort: WEBHOOK_PORT }],
+            },
+          },
+        ]
+      : []),
   ];
   return objects.map((object) => `---\n${formatObject(object, 'yaml')}`).join('');
 }

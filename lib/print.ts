@@ -47,6 +47,9 @@ export interface PrintableOutcome {
 
 const dryRunSuffix = { none: '', client: ' (dry run)', server: ' (server dry run)' } as const;
 
+/** What ends an output line in a dry run. */
+export const dryRunNote = (dryRun: keyof typeof dryRunSuffix) => dryRunSuffix[dryRun];
+
 /** One line per object: `serviceaccount/default attached regcred (namespace test)`. */
 export function formatOutcome(outcome: PrintableOutcome, dryRun: keyof typeof dryRunSuffix = 'none'): string {
   const { object, result, detail, namespace } = outcome;

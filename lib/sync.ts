@@ -79,11 +79,11 @@ export function serviceAccountSelected(name: string, patterns: ServiceAccountPat
   return patterns === 'all' || patterns.some((pattern) => matchesGlob(pattern, name));
 }
 
-const isTerminating = (namespace: V1Namespace) =>
+export const isTerminating = (namespace: V1Namespace) =>
   namespace.status?.phase === 'Terminating' || Boolean(namespace.metadata?.deletionTimestamp);
 
 /** The content a copy carries: the source's data, exactly. */
-function copyObject(source: V1Secret, namespace: string, base?: V1Secret): V1Secret {
+export function copyObject(source: V1Secret, namespace: string, base?: V1Secret): V1Secret {
   const content = Buffer.from(source.data?.[DOCKERCONFIGJSON_KEY] ?? '', 'base64').toString('utf8');
   const copy = pullSecretObject(namespace, source.metadata!.name!, content, base);
   copy.metadata!.annotations![SOURCE_ANNOTATION] = ref(source);
@@ -94,7 +94,7 @@ function sourceHash(source: V1Secret): string {
   return contentHash(Buffer.from(source.data?.[DOCKERCONFIGJSON_KEY] ?? '', 'base64'));
 }
 
-function registriesOf(source: V1Secret): string[] {
+export function registriesOf(source: V1Secret): string[] {
   try {
     const text = Buffer.from(source.data?.[DOCKERCONFIGJSON_KEY] ?? '', 'base64').toString('utf8');
     return Object.keys((JSON.parse(text) as { auths?: object }).auths ?? {});

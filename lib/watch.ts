@@ -6,14 +6,28 @@
 // is retried with backoff, and SIGINT/SIGTERM stop it cleanly.
 import { Watch, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { applyChanges, type Outcome } from './apply';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, isManaged } from './cluster';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, findNamespace, isManaged } from './cluster';
 import { apiCall, describeApiError, type Connection } from './connect';
 import { CliError, oneLine } from './errors';
 import { formatOutcome } from './print';
-import { isCopy, planSync, readSyncState, type SyncRequest, type SyncState } from './sync';
+import {
+  copyObject,
+  isCopy,
+  isTerminating,
+  namespaceSelected,
+  planSync,
+  readSyncState,
+  registriesOf,
+  selectSources,
+  type SyncRequest,
+  type SyncState,
+} from './sync';
+import { startWebhook, type RunningWebhook, type WebhookOptions } from './webhook';
 
 export interface ControllerOptions {
   concurrency: number;
+  /** Also serve the mutating admission webhook. */
+  webhook?: WebhookOptions;
   /** One line per action, already formatted. */
   log: (line: string) => void;
   /** Stops the controller (SIGINT and SIGTERM do too). */
@@ -250,10 +264,46 @@ export async function runController(connection: Connection, request: SyncRequest
     report(outcomes);
   };
 
+  let webhook: RunningWebhook | undefined;
   try {
     await Promise.all(reflectors.map((r) => r.start()));
     // The first pass reads everything afresh, so foreign secrets in the way are seen and reported.
     await apply(await readSyncState(connection, request));
+    if (options.webhook) {
+      const serves = request.source === 'all' ? 'all' : `${request.source.namespace}/${request.source.name}`;
+      webhook = await startWebhook(connection, options.webhook, serves, {
+        // A namespace created a moment ago may not have reached the cache: ask the API server.
+        selectedNamespace: async (name) => {
+          const ns = namespaces.items.get(name) ?? (await findNamespace(connection, name));
+          if (!ns || isTerminating(ns)) return undefined;
+          let matches: Set<string> | undefined;
+          if (labelled) {
+            matches = new Set(labelled.items.keys());
+            if (!matches.has(name) && (await findNamespace(connection, name, labelSelector))) matches.add(name);
+          }
+          return namespaceSelected(ns, request.namespaces, matches) ? ns : undefined;
+        },
+        sources: () => {
+          try {
+            return selectSources(request, [...secrets.items.values()]);
+          } catch {
+            return [];
+          }
+        },
+        ensureCopy: async (source, namespace) => {
+          const name = source.metadata!.name!;
+          if (namespace === source.metadata!.namespace || secrets.items.has(`${namespace}/${name}`)) return;
+          const outcomes = await applyChanges(
+            connection,
+            [{ kind: 'create-secret', namespace, name, registries: registriesOf(source), secret: copyObject(source, namespace) }],
+            { dryRun: 'none', concurrency: 1 },
+          );
+          remember(outcomes);
+          report(outcomes);
+        },
+        log,
+      });
+    }
     log(`watching namespaces, serviceaccounts and pull secrets for changes`);
 
     while (!stop.signal.aborted) {
@@ -285,6 +335,7 @@ export async function runController(connection: Connection, request: SyncRequest
       }
     }
   } finally {
+    await webhook?.close();
     for (const reflector of reflectors) reflector.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
