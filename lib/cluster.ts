@@ -14,7 +14,7 @@ import {
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE } from './dockerconfig';
-import { apiCall, describeApiError, type Connection } from './connect';
+import { apiCall, describeApiError, getJson, type Connection } from './connect';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'kubectl-pullsecret';
@@ -38,62 +38,80 @@ export type Scope = { namespace: string } | { allNamespaces: true };
 
 const PAGE_SIZE = 500;
 
-interface Page<T> {
-  items: T[];
-  metadata?: { _continue?: string };
+/** The core resources the plugin lists. */
+export type ListedResource = 'namespaces' | 'secrets' | 'serviceaccounts' | 'pods';
+
+export interface ListOptions {
+  /** One namespace; all when undefined (namespaces themselves are cluster-scoped). */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
 }
 
-/** Follows limit/continue until the list is complete. */
-export async function listAll<T>(fetchPage: (page: { limit: number; _continue?: string }) => Promise<Page<T>>): Promise<T[]> {
+const KINDS: Record<ListedResource, string> = { namespaces: 'Namespace', secrets: 'Secret', serviceaccounts: 'ServiceAccount', pods: 'Pod' };
+
+interface ListPage<T> {
+  items?: T[] | null;
+  metadata?: { continue?: string; resourceVersion?: string };
+}
+
+/** API path of a core resource, in one namespace or across all. */
+export function resourcePath(resource: ListedResource, namespace?: string): string {
+  return namespace && resource !== 'namespaces' ? `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}` : `/api/v1/${resource}`;
+}
+
+/**
+ * A complete LIST, following limit/continue, each page retried on transient errors; also the
+ * list's resourceVersion, from which a WATCH can start. Plain JSON (see getJson): the objects
+ * have the API's own field names, with timestamps as strings.
+ */
+export async function listWithVersion<T>(
+  connection: Connection,
+  resource: ListedResource,
+  options: ListOptions = {},
+): Promise<{ items: T[]; resourceVersion: string }> {
   const items: T[] = [];
   let next: string | undefined;
+  let resourceVersion = '';
   do {
-    const page = await retrying(() => fetchPage({ limit: PAGE_SIZE, ...(next ? { _continue: next } : {}) }));
-    items.push(...page.items);
-    next = page.metadata?._continue || undefined;
+    const page = await apiCall(connection, () =>
+      retrying(() =>
+        getJson<ListPage<T>>(connection, resourcePath(resource, options.namespace), {
+          limit: PAGE_SIZE,
+          continue: next,
+          labelSelector: options.labelSelector,
+          fieldSelector: options.fieldSelector,
+        }),
+      ),
+    );
+    // Items of a list carry no kind; stamp it, as kubectl does, so printed objects are complete.
+    for (const item of page.items ?? []) items.push({ apiVersion: 'v1', kind: KINDS[resource], ...item });
+    next = page.metadata?.continue || undefined;
+    resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
   } while (next);
-  return items;
+  return { items, resourceVersion };
 }
+
+export async function listObjects<T>(connection: Connection, resource: ListedResource, options: ListOptions = {}): Promise<T[]> {
+  return (await listWithVersion<T>(connection, resource, options)).items;
+}
+
+const inScope = (scope: Scope): { namespace?: string } => ('namespace' in scope ? { namespace: scope.namespace } : {});
 
 /** Every pull secret in scope: one paginated LIST per pull-secret type. */
 export async function listPullSecrets(connection: Connection, scope: Scope): Promise<V1Secret[]> {
   const lists = await Promise.all(
-    PULL_SECRET_TYPES.map((type) =>
-      apiCall(connection, () =>
-        listAll<V1Secret>((page) =>
-          'namespace' in scope
-            ? connection.core.listNamespacedSecret({ namespace: scope.namespace, fieldSelector: `type=${type}`, ...page })
-            : connection.core.listSecretForAllNamespaces({ fieldSelector: `type=${type}`, ...page }),
-        ),
-      ),
-    ),
+    PULL_SECRET_TYPES.map((type) => listObjects<V1Secret>(connection, 'secrets', { ...inScope(scope), fieldSelector: `type=${type}` })),
   );
   return lists.flat();
 }
 
-export function listServiceAccounts(connection: Connection, scope: Scope): Promise<V1ServiceAccount[]> {
-  return apiCall(connection, () =>
-    listAll<V1ServiceAccount>((page) =>
-      'namespace' in scope
-        ? connection.core.listNamespacedServiceAccount({ namespace: scope.namespace, ...page })
-        : connection.core.listServiceAccountForAllNamespaces(page),
-    ),
-  );
-}
+export const listServiceAccounts = (connection: Connection, scope: Scope) =>
+  listObjects<V1ServiceAccount>(connection, 'serviceaccounts', inScope(scope));
 
-export function listPods(connection: Connection, scope: Scope): Promise<V1Pod[]> {
-  return apiCall(connection, () =>
-    listAll<V1Pod>((page) =>
-      'namespace' in scope
-        ? connection.core.listNamespacedPod({ namespace: scope.namespace, ...page })
-        : connection.core.listPodForAllNamespaces(page),
-    ),
-  );
-}
+export const listPods = (connection: Connection, scope: Scope) => listObjects<V1Pod>(connection, 'pods', inScope(scope));
 
-export function listNamespaces(connection: Connection): Promise<V1Namespace[]> {
-  return apiCall(connection, () => listAll<V1Namespace>((page) => connection.core.listNamespace(page)));
-}
+export const listNamespaces = (connection: Connection) => listObjects<V1Namespace>(connection, 'namespaces');
 
 const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
 const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
@@ -141,18 +159,18 @@ export async function readOrUndefined<T>(connection: Connection, read: () => Pro
  * One object by name through LIST with a field selector: the re-reads after a lost race use this
  * instead of GET, so sync needs no `get` permission beyond the `list` it already has.
  */
-async function findByName<T>(list: (fieldSelector: string) => Promise<{ items: T[] }>, name: string): Promise<T | undefined> {
-  return (await retrying(() => list(`metadata.name=${name}`))).items[0];
+async function findByName<T>(connection: Connection, resource: ListedResource, name: string, options: ListOptions = {}): Promise<T | undefined> {
+  return (await listObjects<T>(connection, resource, { ...options, fieldSelector: `metadata.name=${name}` }))[0];
 }
 
 export const findServiceAccount = (connection: Connection, namespace: string, name: string) =>
-  apiCall(connection, () => findByName((fieldSelector) => connection.core.listNamespacedServiceAccount({ namespace, fieldSelector }), name));
+  findByName<V1ServiceAccount>(connection, 'serviceaccounts', name, { namespace });
 
 export const findNamespace = (connection: Connection, name: string, labelSelector?: string) =>
-  apiCall(connection, () => findByName((fieldSelector) => connection.core.listNamespace({ fieldSelector, ...(labelSelector ? { labelSelector } : {}) }), name));
+  findByName<V1Namespace>(connection, 'namespaces', name, labelSelector ? { labelSelector } : {});
 
 export const findSecret = (connection: Connection, namespace: string, name: string) =>
-  apiCall(connection, () => findByName((fieldSelector) => connection.core.listNamespacedSecret({ namespace, fieldSelector }), name));
+  findByName<V1Secret>(connection, 'secrets', name, { namespace });
 
 export type DryRun = 'none' | 'client' | 'server';
 

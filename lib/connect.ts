@@ -1,6 +1,7 @@
 // The connection to the API server: kubeconfig resolution (lib/kubeconfig), API clients that
 // honour --request-timeout, and the translation of every client error into one line that says
 // what the user can do about it.
+import http from 'node:http';
 import https from 'node:https';
 import {
   ApiException,
@@ -62,25 +63,31 @@ function sameTlsOptions(a: https.AgentOptions, b: https.AgentOptions): boolean {
  */
 function keepAliveAgents() {
   let shared: { options: https.AgentOptions; agent: https.Agent } | undefined;
-  return (agent: unknown): https.Agent | undefined => {
-    if (!(agent instanceof https.Agent) || agent.constructor !== https.Agent) return undefined;
-    const options = (agent as https.Agent & { options: https.AgentOptions }).options;
+  const forOptions = (options: https.AgentOptions): https.Agent => {
     if (!shared || !sameTlsOptions(shared.options, options)) {
       shared?.agent.destroy();
       shared = { options, agent: new https.Agent({ ...options, keepAlive: true, maxSockets: 64 }) };
     }
     return shared.agent;
   };
+  return {
+    forOptions,
+    /** The shared agent in place of one client-node made; undefined for proxy agents. */
+    replace: (agent: unknown): https.Agent | undefined =>
+      agent instanceof https.Agent && agent.constructor === https.Agent
+        ? forOptions((agent as https.Agent & { options: https.AgentOptions }).options)
+        : undefined,
+  };
 }
 
 export function makeClient<T>(kubeConfig: KubeConfig, api: new (config: ReturnType<typeof createConfiguration>) => T, timeoutMs?: number): T {
   const cluster = kubeConfig.getCurrentCluster()!;
-  const agentFor = keepAliveAgents();
+  const agents = keepAliveAgents();
   const timeout = {
     pre: async (context: RequestContext) => {
       // Each request gets its own deadline, so a slow or silent server fails within the timeout.
       if (timeoutMs !== undefined) context.setSignal(AbortSignal.timeout(timeoutMs));
-      const agent = agentFor(context.getAgent());
+      const agent = agents.replace(context.getAgent());
       if (agent) context.setAgent(agent);
       return context;
     },
@@ -111,6 +118,59 @@ export function connect(options: ConnectOptions, environment?: ResolveEnvironmen
   };
 }
 
+const rawAgents = new WeakMap<ResolvedConfig, ReturnType<typeof keepAliveAgents>>();
+
+/**
+ * A GET answered with plain JSON.parse. The generated client runs every object of a response
+ * through its model deserializer, which costs more than the request itself for LISTs of
+ * thousands of objects; the wide reads use this instead. Errors are ApiExceptions, like the
+ * generated client's, so describeApiError reads them the same way.
+ */
+export async function getJson<T>(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
+  const { kubeConfig, server } = connection.config;
+  const options: https.RequestOptions = {};
+  await kubeConfig.applyToHTTPSOptions(options);
+  const url = new URL(server.replace(/\/+$/, '') + path);
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
+  let agents = rawAgents.get(connection.config);
+  if (!agents) rawAgents.set(connection.config, (agents = keepAliveAgents()));
+  const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = options;
+  const agent = url.protocol === 'https:' ? agents.forOptions({ ca, cert, key, pfx, passphrase, rejectUnauthorized, servername }) : undefined;
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise<T>((resolve, reject) => {
+    const request = transport.request(
+      url,
+      {
+        ...options,
+        agent,
+        method: 'GET',
+        headers: { ...options.headers, Accept: 'application/json' },
+        ...(connection.requestTimeoutMs !== undefined ? { signal: AbortSignal.timeout(connection.requestTimeoutMs) } : {}),
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          const status = response.statusCode ?? 0;
+          if (status < 200 || status > 299) {
+            reject(new ApiException(status, response.statusMessage ?? '', body, response.headers as Record<string, string>));
+            return;
+          }
+          try {
+            resolve(JSON.parse(body) as T);
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end();
+  });
+}
+
 /** A Kubernetes `Status` object, as the API server returns with errors. */
 interface Status {
   message?: string;
@@ -137,7 +197,7 @@ export function canIHint(message: string): string | undefined {
   return `kubectl auth can-i ${verb} ${qualified}${namespace ? ` -n ${namespace}` : ''}`;
 }
 
-const networkReasons: Record<string, string> = {
+export const networkReasons: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
   EHOSTUNREACH: 'host unreachable',

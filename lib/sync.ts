@@ -9,11 +9,11 @@ import {
   MANAGED_BY_VALUE,
   isManaged,
   isPullSecret,
-  listAll,
+  listObjects,
   listServiceAccounts,
   retrying,
 } from './cluster';
-import { apiCall, describeApiError, type Connection } from './connect';
+import { describeApiError, type Connection } from './connect';
 import { DOCKERCONFIGJSON_KEY, contentHash } from './dockerconfig';
 import { UsageError } from './errors';
 import { pullSecretObject, type Change } from './plan';
@@ -239,25 +239,17 @@ export async function readSyncState(connection: Connection, request: SyncRequest
   const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   const { labelSelector } = request.namespaces;
   const [namespaces, labelMatches, managed, serviceAccounts] = await Promise.all([
-    apiCall(connection, () => listAll<V1Namespace>((page) => connection.core.listNamespace(page))),
+    listObjects<V1Namespace>(connection, 'namespaces'),
     // All namespaces are listed to see copies in those that stopped matching; the selector's
     // own LIST says which match, as the API server evaluates it.
-    labelSelector
-      ? apiCall(connection, () => listAll<V1Namespace>((page) => connection.core.listNamespace({ labelSelector, ...page })))
-      : undefined,
-    apiCall(connection, () => listAll<V1Secret>((page) => connection.core.listSecretForAllNamespaces({ labelSelector: managedSelector, ...page }))),
+    labelSelector ? listObjects<V1Namespace>(connection, 'namespaces', { labelSelector }) : undefined,
+    listObjects<V1Secret>(connection, 'secrets', { labelSelector: managedSelector }),
     listServiceAccounts(connection, { allNamespaces: true }),
   ]);
   const names = [...new Set(selectSources(request, managed).map((s) => s.metadata!.name!))];
   // Foreign secrets in the way: one LIST per source name (a field selector on the name).
   const sameNamed = (
-    await Promise.all(
-      names.map((name) =>
-        apiCall(connection, () =>
-          listAll<V1Secret>((page) => connection.core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${name}`, ...page })),
-        ),
-      ),
-    )
+    await Promise.all(names.map((name) => listObjects<V1Secret>(connection, 'secrets', { fieldSelector: `metadata.name=${name}` })))
   ).flat();
   return {
     namespaces,
@@ -288,9 +280,7 @@ export async function findStuckPods(connection: Connection, request: SyncRequest
   const selected = new Set(
     state.namespaces.filter((ns) => namespaceSelected(ns, request.namespaces, state.labelSelected)).map((ns) => ns.metadata!.name!),
   );
-  const pods = await apiCall(connection, () =>
-    listAll<V1Pod>((page) => connection.core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', ...page })),
-  );
+  const pods = await listObjects<V1Pod>(connection, 'pods', { fieldSelector: 'status.phase=Pending' });
   const stuck: StuckPod[] = [];
   for (const pod of pods) {
     if (!selected.has(pod.metadata!.namespace!)) continue;

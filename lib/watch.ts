@@ -6,8 +6,8 @@
 // is retried with backoff, and SIGINT/SIGTERM stop it cleanly.
 import { Watch, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { applyChanges, type Outcome } from './apply';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, findNamespace, isManaged } from './cluster';
-import { apiCall, describeApiError, type Connection } from './connect';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, findNamespace, isManaged, listWithVersion, resourcePath, type ListedResource } from './cluster';
+import { describeApiError, type Connection } from './connect';
 import { CliError, oneLine } from './errors';
 import { formatOutcome } from './print';
 import {
@@ -32,11 +32,6 @@ export interface ControllerOptions {
   log: (line: string) => void;
   /** Stops the controller (SIGINT and SIGTERM do too). */
   signal?: AbortSignal;
-}
-
-interface ListResult<T> {
-  items: T[];
-  metadata?: { resourceVersion?: string; _continue?: string };
 }
 
 const keyOf = (object: KubernetesObject) =>
@@ -65,8 +60,7 @@ class Reflector<T extends KubernetesObject> {
   constructor(
     private readonly what: string,
     private readonly connection: Connection,
-    private readonly path: string,
-    private readonly listPage: (page: { limit: number; _continue?: string }) => Promise<ListResult<T>>,
+    private readonly resource: ListedResource,
     private readonly labelSelector: string | undefined,
     private readonly onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T, previous?: T) => void,
     private readonly onRelist: () => void,
@@ -95,15 +89,7 @@ class Reflector<T extends KubernetesObject> {
   }
 
   private async relist(): Promise<void> {
-    const items: T[] = [];
-    let next: string | undefined;
-    let resourceVersion = '';
-    do {
-      const page = await apiCall(this.connection, () => this.listPage({ limit: 500, ...(next ? { _continue: next } : {}) }));
-      items.push(...page.items);
-      next = page.metadata?._continue || undefined;
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-    } while (next);
+    const { items, resourceVersion } = await listWithVersion<T>(this.connection, this.resource, this.labelSelector ? { labelSelector: this.labelSelector } : {});
     this.items.clear();
     for (const item of items) this.items.set(keyOf(item), item);
     this.resourceVersion = resourceVersion;
@@ -114,7 +100,7 @@ class Reflector<T extends KubernetesObject> {
     let gone = false;
     const watch = new Watch(this.connection.config.kubeConfig);
     this.watcher = await watch.watch(
-      this.path,
+      resourcePath(this.resource),
       { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.labelSelector },
       (type: string, object: T & { code?: number; message?: string }) => {
         if (type === 'ERROR') {
@@ -199,10 +185,9 @@ export async function runController(connection: Connection, request: SyncRequest
     wake?.();
   };
   const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-  const core = connection.core;
 
   const namespaces = new Reflector<V1Namespace>(
-    'namespaces', connection, '/api/v1/namespaces', (page) => core.listNamespace(page), undefined,
+    'namespaces', connection, 'namespaces', undefined,
     (type, ns) => type !== 'DELETED' && touch(ns.metadata!.name!),
     () => touch(), onFatal, log,
   );
@@ -210,21 +195,18 @@ export async function runController(connection: Connection, request: SyncRequest
   const { labelSelector } = request.namespaces;
   const labelled = labelSelector
     ? new Reflector<V1Namespace>(
-        `namespaces matching ${labelSelector}`, connection, '/api/v1/namespaces',
-        (page) => core.listNamespace({ labelSelector, ...page }), labelSelector,
+        `namespaces matching ${labelSelector}`, connection, 'namespaces', labelSelector,
         (_type, ns) => touch(ns.metadata!.name!),
         () => touch(), onFatal, log,
       )
     : undefined;
   const serviceAccounts = new Reflector<V1ServiceAccount>(
-    'serviceaccounts', connection, '/api/v1/serviceaccounts',
-    (page) => core.listServiceAccountForAllNamespaces(page), undefined,
+    'serviceaccounts', connection, 'serviceaccounts', undefined,
     (type, sa) => type !== 'DELETED' && touch(sa.metadata!.namespace!),
     () => touch(), onFatal, log,
   );
   const secrets = new Reflector<V1Secret>(
-    'secrets', connection, '/api/v1/secrets',
-    (page) => core.listSecretForAllNamespaces({ labelSelector: managedSelector, ...page }), managedSelector,
+    'secrets', connection, 'secrets', managedSelector,
     (type, secret, previous) => {
       if (isCopy(secret)) return touch(secret.metadata!.namespace!);
       // A source that appeared, went, or changed content concerns every namespace.
