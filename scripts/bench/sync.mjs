@@ -7,12 +7,15 @@
 //   - a second, no-op sync: the same figures (it must write nothing);
 //   - --watch: latency from a namespace's creation to its default ServiceAccount carrying the
 //     secret (p50/p95 over K namespaces, default 50), and the controller's RSS afterwards;
+//   - the admission webhook (--webhook): latency it adds to each pod creation (p50/p95 over P
+//     pods, default 200), pods created one after another with and without it;
 //   - side by side, the way people do it today on M namespaces (default 100): a shell loop of
 //     `kubectl create secret` + `kubectl patch serviceaccount` per namespace and ServiceAccount,
 //     with the ratio per namespace.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
@@ -26,6 +29,7 @@ const option = (name, fallback) => {
 const N = option('namespaces', 1000);
 const M = option('kubectl-namespaces', 100);
 const K = option('watch-samples', 50);
+const P = option('pods', 200);
 const keep = args.includes('--keep');
 const clusterDir = path.join(root, '.cluster-bench');
 const env = { ...process.env, KPS_CLUSTER_DIR: clusterDir };
@@ -156,6 +160,37 @@ try {
   controller.kill('SIGTERM');
   latencies.sort((a, b) => a - b);
 
+  log(`admission latency over ${P} pods, without and with the webhook`);
+  await core.createNamespace({ body: { metadata: { name: 'admission', labels: { [LABEL]: 'admission' } } } });
+  while (!(await core.listNamespacedServiceAccount({ namespace: 'admission' })).items.length) await sleep(50);
+  const createPods = async (prefix) => {
+    const times = [];
+    for (let i = 0; i < P; i++) {
+      const started = performance.now();
+      const pod = await core.createNamespacedPod({
+        namespace: 'admission',
+        body: { metadata: { name: `${prefix}-${i}` }, spec: { containers: [{ name: 'app', image: 'bench.registry.example/app:1' }] } },
+      });
+      times.push(performance.now() - started);
+      if (prefix === 'with' && !pod.spec.imagePullSecrets?.some((r) => r.name === 'regcred')) throw new Error('the webhook did not add the secret');
+    }
+    return times.sort((a, b) => a - b);
+  };
+  // Warm the API server's admission path first, so that neither side pays for it.
+  await createPods('warmup');
+  const without = await createPods('without');
+  const webhookPort = await new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)); });
+  });
+  const hookLog = [];
+  const hook = spawn(plugin, ['sync', 'regcred', '-n', 'bench-source', '-l', `${LABEL}=admission`, '--service-accounts', 'none', '--watch', '--webhook',
+    '--webhook-listen', `127.0.0.1:${webhookPort}`, '--webhook-url', `https://127.0.0.1:${webhookPort}/mutate`, '--webhook-namespace', 'bench-source'], { env: { ...env, KUBECONFIG: kubeconfig } });
+  hook.stdout.on('data', (c) => hookLog.push(c.toString()));
+  while (!hookLog.join('').includes('watching')) await sleep(50);
+  const withHook = await createPods('with');
+  hook.kill('SIGTERM');
+
   log(`the kubectl loop over ${M} namespaces`);
   const configFile = path.join(scratch, 'config.json');
   writeFileSync(configFile, JSON.stringify({ auths: { 'bench.registry.example': { username: 'bench', password, auth: Buffer.from(`bench:${password}`).toString('base64') } } }));
@@ -182,6 +217,9 @@ try {
   line(`--watch latency (${K} namespaces): p50`, `${percentile(latencies, 50).toFixed(0)} ms`);
   line(`--watch latency (${K} namespaces): p95`, `${percentile(latencies, 95).toFixed(0)} ms`, '< 1000 ms');
   line('--watch controller RSS', `${watchRss.toFixed(0)} MB`, '< 200 MB');
+  line(`pod create without webhook (${P} pods): p50/p95`, `${percentile(without, 50).toFixed(1)} / ${percentile(without, 95).toFixed(1)} ms`);
+  line(`pod create with webhook (${P} pods): p50/p95`, `${percentile(withHook, 50).toFixed(1)} / ${percentile(withHook, 95).toFixed(1)} ms`);
+  line('latency the webhook adds: p50/p95', `${(percentile(withHook, 50) - percentile(without, 50)).toFixed(1)} / ${(percentile(withHook, 95) - percentile(without, 95)).toFixed(1)} ms`, 'p95 < 20 ms');
   line(`kubectl loop (${M} namespaces): time`, `${(loopMs / 1000).toFixed(1)} s`);
   line('per namespace: sync vs kubectl loop', `${perNsOurs.toFixed(1)} ms vs ${perNsKubectl.toFixed(0)} ms`);
   line('ratio (kubectl loop / sync), per namespace', `${(perNsKubectl / perNsOurs).toFixed(0)}x`, '>= 10x');
