@@ -73,6 +73,18 @@ export async function mapBounded<T, R>(items: T[], limit: number, task: (item: T
   return results;
 }
 
+/**
+ * A seam for the reliability tests: with KPS_TEST_PAUSE_BEFORE_APPLY_MS set, waits that long
+ * between plan and apply (announced on stderr), so a test can change the cluster in between
+ * (delete a ServiceAccount, edit a secret) and check that the run reports it and loses nothing.
+ */
+async function testPauseBeforeApply(changes: number): Promise<void> {
+  const ms = Number(process.env.KPS_TEST_PAUSE_BEFORE_APPLY_MS ?? 0);
+  if (!(ms > 0) || changes === 0) return;
+  process.stderr.write(`paused before applying ${changes} changes\n`);
+  await sleep(ms);
+}
+
 const isConflict = (error: unknown) => error instanceof ApiException && error.code === 409;
 
 async function waitForServiceAccount(connection: Connection, namespace: string, name: string, timeoutMs: number): Promise<boolean> {
@@ -195,6 +207,7 @@ const firstPhase = new Set<Change['kind']>(['create-secret', 'update-secret', 'r
 /** Applies the changes and returns one outcome per change, in the plan's order. */
 export async function applyChanges(connection: Connection, changes: Change[], options: ApplyOptions): Promise<Outcome[]> {
   const concurrency = options.concurrency ?? 8;
+  await testPauseBeforeApply(changes.length);
   const outcomes = new Map<Change, Outcome>();
   const record = (outcome: Outcome) => {
     outcomes.set(outcome.change, outcome);

@@ -22,7 +22,7 @@ export const DEFAULT_SERVER = 'https://index.docker.io/v1/';
 
 export type CredentialSource =
   | { kind: 'login'; server: string; username: string; password: string; email?: string }
-  | { kind: 'docker-config'; path: string; registries: string[] }
+  | { kind: 'docker-config'; path: string; registries: string[]; helperTimeoutMs?: number }
   | { kind: 'secret'; namespace: string; name: string };
 
 export interface Credentials {
@@ -54,7 +54,10 @@ export async function loadCredentials(source: CredentialSource, connection: Conn
     }
     case 'docker-config': {
       const local = await readDockerConfigFile(source.path);
-      const resolved = await resolveCredentials(local, { registries: source.registries });
+      const resolved = await resolveCredentials(local, {
+        registries: source.registries,
+        ...(source.helperTimeoutMs !== undefined ? { helperTimeoutMs: source.helperTimeoutMs } : {}),
+      });
       return fromContent(serializeDockerConfig(resolved), `docker config ${source.path}`);
     }
     case 'secret': {
