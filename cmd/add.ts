@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import type { Argv } from 'yargs';
 import { planAddition, podsMissingSecret } from '../lib/add';
 import { applyChanges } from '../lib/apply';
-import { connect } from '../lib/connect';
+import { connect, parseRequestTimeout } from '../lib/connect';
 import {
   DEFAULT_SERVER,
   loadCredentials,
@@ -15,14 +15,16 @@ import { defaultDockerConfigPath } from '../lib/dockerconfig';
 import { UsageError } from '../lib/errors';
 import { parseNamespacedName, validateNamespaceName, validateSecretName, validateServiceAccountName } from '../lib/names';
 import type { ServiceAccountSelection } from '../lib/plan';
+import { formatCheck, requireWorkingLogins } from '../lib/verify';
 import { connectOptionsFrom, withDryRun, withOutput, type ConnectionArgs, type DryRunArgs } from './flags';
 import { failIfAnyFailed, reportOutcomes } from './output';
+import { verifyOptionsFrom, withVerify, type VerifyArgs } from './verify-flags';
 
 export const command = 'add <name>';
 export const describe = 'Create or update a pull secret and attach it to ServiceAccounts';
 
 export const builder = (yargs: Argv) =>
-  withOutput(withDryRun(yargs), ['json', 'yaml', 'name'])
+  withVerify(withOutput(withDryRun(yargs), ['json', 'yaml', 'name']), 'refuse to write credentials that do not work')
     .positional('name', { type: 'string', demandOption: true, describe: 'Name of the pull secret' })
     .options({
       namespaces: { type: 'string', describe: 'Comma-separated namespaces to add it to (instead of -n)' },
@@ -36,6 +38,11 @@ export const builder = (yargs: Argv) =>
         describe: 'Copy credentials from a docker config.json or podman auth.json (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json); credential helpers are resolved',
       },
       registry: { type: 'string', array: true, describe: 'With --from-docker-config: only this registry (repeatable)' },
+      'credential-helper-timeout': {
+        type: 'string',
+        default: '10s',
+        describe: 'With --from-docker-config: how long a docker-credential-<helper> may take',
+      },
       'from-secret': { type: 'string', describe: 'Copy an existing pull secret, NAMESPACE/NAME' },
       'service-account': { type: 'string', array: true, describe: 'Attach to this ServiceAccount (repeatable; default: default)' },
       'all-service-accounts': { type: 'boolean', describe: 'Attach to every ServiceAccount in the namespace' },
@@ -49,7 +56,7 @@ export const builder = (yargs: Argv) =>
       ['$0 add regcred --namespaces a,b --from-secret ci/regcred --all-service-accounts', 'Copy a secret into two namespaces'],
     ]);
 
-interface AddArgs extends ConnectionArgs, DryRunArgs {
+interface AddArgs extends ConnectionArgs, DryRunArgs, VerifyArgs {
   name: string;
   namespaces?: string;
   server?: string;
@@ -59,6 +66,7 @@ interface AddArgs extends ConnectionArgs, DryRunArgs {
   email?: string;
   'from-docker-config'?: string;
   registry?: string[];
+  'credential-helper-timeout': string;
   'from-secret'?: string;
   'service-account'?: string[];
   'all-service-accounts'?: boolean;
@@ -85,7 +93,8 @@ async function credentialSource(args: AddArgs): Promise<CredentialSource> {
   }
   if (args['from-docker-config'] !== undefined) {
     const path = args['from-docker-config'] || defaultDockerConfigPath(process.env, homedir());
-    return { kind: 'docker-config', path, registries: args.registry ?? [] };
+    const helperTimeoutMs = parseRequestTimeout(args['credential-helper-timeout']);
+    return { kind: 'docker-config', path, registries: args.registry ?? [], ...(helperTimeoutMs !== undefined ? { helperTimeoutMs } : {}) };
   }
   if (args['from-secret'] !== undefined) return { kind: 'secret', ...parseNamespacedName(args['from-secret'], '--from-secret') };
   if (!args.username) throw new UsageError('--username is required with a login (the password comes from --password-stdin or the prompt)');
@@ -115,6 +124,7 @@ export async function handler(args: AddArgs): Promise<void> {
     throw new UsageError('-n/--namespace and --namespaces cannot be used together');
   }
   const serviceAccounts = serviceAccountSelection(args);
+  const verifyOptions = verifyOptionsFrom(args);
   const dryRun = args['dry-run'] ?? 'none';
   const connection = connect(connectOptionsFrom(args));
   const namespaces = args.namespaces !== undefined
@@ -123,6 +133,9 @@ export async function handler(args: AddArgs): Promise<void> {
   if (namespaces.length === 0) throw new UsageError('--namespaces needs at least one namespace');
   const source = await credentialSource(args);
   const credentials = await loadCredentials(source, connection);
+  if (verifyOptions) {
+    for (const check of await requireWorkingLogins(credentials.config, verifyOptions)) process.stderr.write(`verified: ${formatCheck(check)}\n`);
+  }
 
   const changes = await planAddition(
     connection,

@@ -170,7 +170,11 @@ export async function handler(args: SyncArgs): Promise<void> {
       }
     }
     if (dryRun === 'none' && !interrupt.signal.aborted) {
-      const stuck = await findStuckPods(connection, request, state);
+      // Looking for stuck pods is a courtesy: its failure must not hide the outcome of the sync.
+      const stuck = await findStuckPods(connection, request, state).catch((error: unknown) => {
+        process.stderr.write(`warning: pods stuck in ImagePullBackOff not checked: ${oneLine(error)}\n`);
+        return [];
+      });
       if (args['restart-pending']) {
         const restarted = await restartStuckPods(connection, stuck);
         for (const line of restarted) process.stdout.write(`${line}\n`);

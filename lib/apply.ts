@@ -16,6 +16,7 @@ import {
   guardedDeleteOptions,
   isManaged,
   isNotFound,
+  isUnreachable,
   readOrUndefined,
   retrying,
   type DryRun,
@@ -213,16 +214,25 @@ export async function applyChanges(connection: Connection, changes: Change[], op
     outcomes.set(outcome.change, outcome);
     options.onOutcome?.(outcome);
   };
+  // Once the API server cannot be reached even after retries, the remaining changes are
+  // reported as not applied at once, instead of each waiting out its own retries.
+  let unreachable: string | undefined;
   const run = async (change: Change) => {
     const base = { change, namespace: change.namespace, object: changeObject(change) };
     if (options.signal?.aborted) {
       record({ ...base, result: 'skipped', detail: 'interrupted before it was applied' });
       return;
     }
+    if (unreachable) {
+      record({ ...base, result: 'failed', detail: `not applied: ${unreachable}` });
+      return;
+    }
     try {
       record({ ...base, ...(await applyOne(connection, change, options)) });
     } catch (error) {
-      record({ ...base, result: 'failed', detail: oneLine(describeApiError(error, connection)) });
+      const message = oneLine(describeApiError(error, connection));
+      if (isUnreachable(error)) unreachable ??= message;
+      record({ ...base, result: 'failed', detail: message });
     }
   };
 

@@ -123,6 +123,14 @@ export function isTransient(error: unknown): boolean {
   return code !== undefined && TRANSIENT_NETWORK.has(code);
 }
 
+/** The API server could not be reached at all (as opposed to refusing one request). */
+export function isUnreachable(error: unknown): boolean {
+  // A CliError that explains a network failure keeps it as its cause.
+  const cause = (error as { cause?: unknown } | undefined)?.cause ?? error;
+  const code = (cause as { code?: string } | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || (cause as Error)?.name === 'AbortError';
+}
+
 /** How long to wait before retry `attempt` (1-based): exponential with jitter, capped. */
 export function backoffMs(attempt: number, baseMs = 100, capMs = 2000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** (attempt - 1));

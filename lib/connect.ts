@@ -13,7 +13,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import { CliError, UsageError, oneLine } from './errors';
+import { CliError, ExitCode, UsageError, oneLine } from './errors';
 import { resolveConfig, type ConnectionFlags, type ResolveEnvironment, type ResolvedConfig } from './kubeconfig';
 
 export interface ConnectOptions extends ConnectionFlags {
@@ -240,11 +240,11 @@ export function describeApiError(error: unknown, connection: Pick<Connection, 'c
   const err = error as { name?: string; type?: string; code?: string; errno?: string; message?: string };
   if (err?.name === 'AbortError' || err?.type === 'aborted' || err?.name === 'TimeoutError') {
     const seconds = (connection.requestTimeoutMs ?? 0) / 1000;
-    return new CliError(`the API server at ${server} did not answer within ${seconds}s (--request-timeout)`);
+    return new CliError(`the API server at ${server} did not answer within ${seconds}s (--request-timeout)`, ExitCode.failed, error);
   }
   const code = err?.code ?? err?.errno;
   if (code && networkReasons[code]) {
-    return new CliError(`cannot reach the API server at ${server} (context "${context}"): ${networkReasons[code]}`);
+    return new CliError(`cannot reach the API server at ${server} (context "${context}"): ${networkReasons[code]}`, ExitCode.failed, error);
   }
   if (code && tlsCodes.has(code)) {
     return new CliError(

@@ -16,8 +16,10 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: number = ExitCode.failed,
+    /** The error this one explains, for code that needs its kind (e.g. a network error code). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'CliError';
   }
 }

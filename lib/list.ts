@@ -5,6 +5,7 @@ import { inspectPullSecret } from './dockerconfig';
 import { isManaged } from './cluster';
 import { formatAge, formatTable } from './print';
 import { shortLivedTokenRegistry } from './registry';
+import type { LoginCheck } from './verify';
 
 export type ListStatus = 'ok' | 'short-lived' | 'unused' | 'empty' | 'malformed' | 'dangling';
 
@@ -27,6 +28,8 @@ export interface ListEntry {
   reason?: string;
   /** Registries whose passwords are short-lived tokens, with the kind of token. */
   shortLived: string[];
+  /** With --verify: one login result per registry that has credentials. */
+  verify?: LoginCheck[];
 }
 
 export interface ListInput {
@@ -126,8 +129,11 @@ export function buildListing(input: ListInput): ListEntry[] {
 
 const none = (items: string[]) => (items.length ? items.join(',') : '<none>');
 
-/** The table, kubectl-style; `wide` adds usernames and the pods that reference each secret. */
-export function formatListing(entries: ListEntry[], options: { wide: boolean; allNamespaces: boolean; now?: Date }): string {
+/**
+ * The table, kubectl-style; `wide` adds usernames and the pods that reference each secret, and
+ * `--verify` a VERIFY column: the login results, in the order of REGISTRIES.
+ */
+export function formatListing(entries: ListEntry[], options: { wide: boolean; allNamespaces: boolean; verify?: boolean; now?: Date }): string {
   const headers = [
     ...(options.allNamespaces ? ['NAMESPACE'] : []),
     'NAME',
@@ -136,6 +142,7 @@ export function formatListing(entries: ListEntry[], options: { wide: boolean; al
     'MANAGED',
     'AGE',
     'STATUS',
+    ...(options.verify ? ['VERIFY'] : []),
     ...(options.wide ? ['USERNAMES', 'PODS'] : []),
   ];
   const rows = entries.map((e) => [
@@ -146,6 +153,7 @@ export function formatListing(entries: ListEntry[], options: { wide: boolean; al
     e.managed ? 'yes' : 'no',
     e.created ? formatAge(e.created, options.now) : '<none>',
     e.status,
+    ...(options.verify ? [none((e.verify ?? []).map((check) => check.result))] : []),
     ...(options.wide ? [none(e.usernames), String(e.pods.length)] : []),
   ]);
   return formatTable(headers, rows);

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ApiException,
+  AppsV1Api,
+  BatchV1Api,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
@@ -309,4 +311,448 @@ export async function withBareNamespace<T>(prefix: string, body: (namespace: str
 /** A namespace name unique to this run, for namespaces a test creates itself. */
 export function uniqueNamespaceName(prefix: string): string {
   return `${prefix}-${process.pid}-${++namespaceCounter}`.toLowerCase().slice(0, 63);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Helpers for the doctor tests: workloads, and pull failures set through the pods/status
+// subresource (there is no kubelet: the API server takes the status as a kubelet would send it).
+
+/** API clients for workloads, acting as the cluster admin. */
+export const adminWorkloads = {
+  apps: adminConfig().makeApiClient(AppsV1Api),
+  batch: adminConfig().makeApiClient(BatchV1Api),
+};
+
+/** Marks containers of a pod as failing to pull (ImagePullBackOff unless `reason` says otherwise). */
+export async function setPullFailure(namespace: string, pod: string, containers: string[], reason = 'ImagePullBackOff'): Promise<V1Pod> {
+  const current = await admin.core.readNamespacedPod({ name: pod, namespace });
+  const images = new Map((current.spec?.containers ?? []).map((c) => [c.name, c.image ?? '']));
+  const containerStatuses = containers.map((name) => ({
+    name,
+    image: images.get(name) ?? '',
+    imageID: '',
+    ready: false,
+    restartCount: 0,
+    state: { waiting: { reason, message: `Back-off pulling image "${images.get(name)}"` } },
+  }));
+  return admin.core.patchNamespacedPodStatus(
+    { name: pod, namespace, body: { status: { phase: 'Pending', containerStatuses } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
+/** Runs a shell command line (a `fix:` that doctor printed) with the built plugin on PATH. */
+export function runShell(commandLine: string, options: { stdin?: string } = {}): Promise<RunResult> {
+  return run(['-c', commandLine], {
+    command: 'sh',
+    env: { PATH: `${path.dirname(pluginPath)}:${process.env.PATH ?? ''}` },
+    ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Helpers for the sync tests: long-running plugin processes (--watch), the API server's own
+// request counters, stopping and starting control-plane components, namespaces with labels, and
+// kubeconfigs that act as a ServiceAccount (a TokenRequest token).
+// (An import here rather than at the top, so that this section stays purely additive.)
+import { readFileSync } from 'node:fs';
+
+/**
+ * Runs `cluster.sh stop|start COMPONENT` on the cluster the tests use (KPS_CLUSTER_DIR=clusterDir).
+ * `stop` also waits until the process is really gone (reaped): `cluster.sh start` checks with
+ * `kill -0`, which a not-yet-reaped process still passes, and would then not start it again.
+ */
+export async function clusterCommand(action: 'stop' | 'start', component: string, timeoutMs = 120_000): Promise<void> {
+  const pidFile = path.join(clusterDir, `${component}.pid`);
+  const pid = action === 'stop' && existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : undefined;
+  await clusterScript(action, component, timeoutMs);
+  if (pid) {
+    await waitFor(`${component} (pid ${pid}) to be gone`, async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  }
+}
+
+function clusterScript(action: 'stop' | 'start', component: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [path.join(repoRoot, 'scripts', 'cluster', 'cluster.sh'), action, component], {
+      env: { ...process.env, KPS_CLUSTER_DIR: clusterDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`cluster.sh ${action} ${component} failed (exit ${code}):\n${output}`));
+    });
+  });
+}
+
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A plugin process that keeps running (sync --watch), its stdout collected line by line. */
+export interface PluginProcess {
+  readonly pid: number;
+  /** Complete stdout lines so far. */
+  readonly lines: string[];
+  /** Everything on stderr so far. */
+  stderr(): string;
+  /** Its exit, once it happened. */
+  exited(): ProcessExit | undefined;
+  readonly exit: Promise<ProcessExit>;
+  /**
+   * The first stdout line at index >= from matching pattern, bounded; fails at once if the
+   * process exits first.
+   */
+  waitForLine(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
+  /** Sends signal (default SIGTERM), waits for the exit, SIGKILL after timeoutMs. Safe to call twice. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<ProcessExit>;
+}
+
+/** Starts the plugin with args (KUBECONFIG defaults to the admin kubeconfig) without waiting for it. */
+export function startPlugin(args: string[], options: { env?: Record<string, string | undefined> } = {}): PluginProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: adminKubeconfig, ...options.env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  const child = spawn(pluginPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  let exitInfo: ProcessExit | undefined;
+  child.stdout.on('data', (chunk: Buffer) => {
+    partial += chunk.toString('utf8');
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exit = new Promise<ProcessExit>((resolve) => {
+    child.on('close', (code, signal) => {
+      if (partial) lines.push(partial);
+      partial = '';
+      exitInfo = { code, signal };
+      resolve(exitInfo);
+    });
+    child.on('error', (error) => {
+      stderr += `spawn failed: ${error.message}\n`;
+      exitInfo = { code: null, signal: null };
+      resolve(exitInfo);
+    });
+  });
+  const describe = () => `stdout:\n${lines.join('\n')}\nstderr:\n${stderr}`;
+  return {
+    pid: child.pid ?? -1,
+    lines,
+    stderr: () => stderr,
+    exited: () => exitInfo,
+    exit,
+    async waitForLine(pattern, timeoutMs = 10_000, from = 0) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines.slice(from).find((line) => pattern.test(line));
+        if (found !== undefined) return found;
+        if (exitInfo) throw new Error(`the plugin exited (code ${exitInfo.code}, signal ${exitInfo.signal}) before printing ${pattern}\n${describe()}`);
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for a line matching ${pattern}\n${describe()}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000) {
+      if (exitInfo) return exitInfo;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      try {
+        return await exit;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/**
+ * The API server's own request counter (apiserver_request_total from /metrics, read as admin),
+ * summed over response codes: `VERB resource` → count, e.g. `LIST secrets`, `PATCH serviceaccounts`.
+ * It counts every client's requests, so compare before/after a run while nothing else writes.
+ */
+export async function apiRequestCounts(): Promise<Map<string, number>> {
+  const result = await run(['get', '--raw', '/metrics', '--kubeconfig', adminKubeconfig], { command: 'kubectl' });
+  if (result.code !== 0) throw new Error(`kubectl get --raw /metrics failed: ${result.stderr}`);
+  const counts = new Map<string, number>();
+  for (const line of result.stdout.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const close = line.lastIndexOf('}');
+    const labels = Object.fromEntries([...line.slice(0, close).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    const value = Number(line.slice(close + 1).trim());
+    const resource = labels.subresource ? `${labels.resource}/${labels.subresource}` : labels.resource;
+    const key = `${labels.verb} ${resource}`;
+    counts.set(key, (counts.get(key) ?? 0) + value);
+  }
+  return counts;
+}
+
+/** The counters that moved between two apiRequestCounts() readings. */
+export function requestDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const delta = new Map<string, number>();
+  for (const [key, value] of after) {
+    const moved = value - (before.get(key) ?? 0);
+    if (moved !== 0) delta.set(key, moved);
+  }
+  return delta;
+}
+
+/**
+ * Creates a namespace with these labels/annotations (name unique to this run) and, unless told
+ * not to, waits for the controller manager to create its `default` ServiceAccount. The caller
+ * deletes it (deleteNamespaces).
+ */
+export async function createTestNamespace(
+  prefix: string,
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } = {},
+  options: { waitForDefault?: boolean } = {},
+): Promise<string> {
+  const name = uniqueNamespaceName(prefix);
+  await admin.core.createNamespace({ body: { metadata: { name, ...metadata } } });
+  if (options.waitForDefault !== false) {
+    await waitFor(`ServiceAccount ${name}/default`, () => readServiceAccount(name, 'default').then((sa) => sa !== undefined));
+  }
+  return name;
+}
+
+/** Deletes namespaces (best effort, not waiting for them to go). */
+export async function deleteNamespaces(names: Iterable<string>): Promise<void> {
+  await Promise.all([...names].map((name) => admin.core.deleteNamespace({ name }).catch(() => undefined)));
+}
+
+/**
+ * A kubeconfig file in dir acting as ServiceAccount namespace/name: a token from the TokenRequest
+ * API, the server and CA of the admin kubeconfig.
+ */
+export async function serviceAccountKubeconfig(dir: string, namespace: string, name: string, expirationSeconds = 3600): Promise<string> {
+  const request = await admin.core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds } },
+  });
+  const token = request.status?.token;
+  if (!token) throw new Error(`no token for serviceaccount ${namespace}/${name}`);
+  const cluster = adminConfig().getCurrentCluster()!;
+  if (!cluster.caData) throw new Error('the admin kubeconfig has no certificate-authority-data');
+  const file = path.join(dir, `${namespace}-${name}.kubeconfig`);
+  const user = `${namespace}-${name}`;
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: test',
+      '  cluster:',
+      `    server: ${cluster.server}`,
+      `    certificate-authority-data: ${cluster.caData}`,
+      'contexts:',
+      '- name: test',
+      `  context: {cluster: test, user: ${user}}`,
+      'current-context: test',
+      'users:',
+      `- name: ${user}`,
+      '  user:',
+      `    token: ${token}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return file;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Helpers for the --verify tests: a CA made here, and the CNCF distribution registry (Debian's
+// `docker-registry`) on 127.0.0.1 with htpasswd or token authentication. Every registry started
+// is stopped by stopRegistries() (and, as a last resort, when the test process exits).
+// (Imports here rather than at the top, so that this section stays purely additive.)
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+
+/** A command the tests need; missing is a failure with the way to install it, never a skip. */
+export function requireCommand(command: string, debianPackage: string): string {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error(`${command} is not installed: apt-get install -y ${debianPackage} (.ci/run installs it)`);
+  }
+}
+
+export interface TestPki {
+  caFile: string;
+  ca: string;
+  /** A certificate for 127.0.0.1 and localhost, signed by the CA, and its key. */
+  certFile: string;
+  keyFile: string;
+  key: string;
+  /** The certificate as DER in base64, as a JWT x5c header carries it. */
+  certDerBase64: string;
+}
+
+/** A throwaway CA and a server certificate for 127.0.0.1, made with openssl in dir. */
+export function makeTestPki(dir: string): TestPki {
+  requireCommand('openssl', 'openssl');
+  const file = (name: string) => path.join(dir, name);
+  const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=kubectl-pullsecret test CA']);
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+  writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext']);
+  const der = openssl(['x509', '-in', 'server.crt', '-outform', 'DER']);
+  return {
+    caFile: file('ca.crt'),
+    ca: readFileSync(file('ca.crt'), 'utf8'),
+    certFile: file('server.crt'),
+    keyFile: file('server.key'),
+    key: readFileSync(file('server.key'), 'utf8'),
+    certDerBase64: der.toString('base64'),
+  };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export type RegistryAuth =
+  | { htpasswd: Record<string, string> }
+  | { token: { realm: string; service: string; issuer: string; rootCertFile: string } };
+
+export interface TestRegistry {
+  /** `127.0.0.1:PORT`, as a pull-secret key. */
+  host: string;
+  port: number;
+  logFile: string;
+  stop: () => Promise<void>;
+}
+
+const runningRegistries = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of runningRegistries) child.kill('SIGKILL');
+});
+
+/**
+ * Starts `docker-registry serve` on 127.0.0.1 with TLS from pki (plain HTTP without it). The
+ * configuration binds only to 127.0.0.1 and leaves out everything that could reach the network:
+ * no notifications, proxy (pull-through), redis, reporting or debug server.
+ */
+export async function startRegistry(dir: string, auth: RegistryAuth, pki?: TestPki): Promise<TestRegistry> {
+  const binary = requireCommand('docker-registry', 'docker-registry');
+  const port = await freePort();
+  const authConfig = 'htpasswd' in auth
+    ? (() => {
+        requireCommand('htpasswd', 'apache2-utils');
+        const lines = Object.entries(auth.htpasswd).map(([user, password]) =>
+          // bcrypt (-B), the only hash the registry accepts; the password goes through stdin (-i).
+          execFileSync('htpasswd', ['-Bni', user], { input: password, encoding: 'utf8' }).trim());
+        writeFileSync(path.join(dir, 'htpasswd'), `${lines.join('\n')}\n`);
+        return ['  htpasswd:', '    realm: kubectl-pullsecret-test', `    path: ${path.join(dir, 'htpasswd')}`];
+      })()
+    : ['  token:', `    realm: ${auth.token.realm}`, `    service: ${auth.token.service}`, `    issuer: ${auth.token.issuer}`, `    rootcertbundle: ${auth.token.rootCertFile}`];
+  const config = [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${path.join(dir, 'storage')}`,
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    ...(pki ? ['  tls:', `    certificate: ${pki.certFile}`, `    key: ${pki.keyFile}`] : []),
+    'health:',
+    '  storagedriver:',
+    '    enabled: false',
+    'auth:',
+    ...authConfig,
+    '',
+  ].join('\n');
+  const configFile = path.join(dir, 'registry.yml');
+  writeFileSync(configFile, config);
+  const logFile = path.join(dir, 'registry.log');
+  const child = spawn(binary, ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  runningRegistries.add(child);
+  let log = '';
+  const collect = (chunk: Buffer) => {
+    log += chunk;
+    writeFileSync(logFile, log);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+
+  const stop = async () => {
+    if (!runningRegistries.has(child)) return;
+    runningRegistries.delete(child);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  try {
+    await waitFor(`the registry on 127.0.0.1:${port} to answer`, async () => {
+      if (child.exitCode !== null) throw new Error(`docker-registry exited with code ${child.exitCode}:\n${log}`);
+      return (await probeStatus(port, pki)) !== undefined;
+    }, 20_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { host: `127.0.0.1:${port}`, port, logFile, stop };
+}
+
+/** The status of GET /v2/ on 127.0.0.1:port, or undefined while nothing answers. */
+function probeStatus(port: number, pki?: TestPki): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const options = { host: '127.0.0.1', port, path: '/v2/', timeout: 1000, ...(pki ? { ca: pki.ca } : {}) };
+    const request = (pki ? httpsRequest : httpRequest)(options, (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    });
+    request.on('error', () => resolve(undefined));
+    request.on('timeout', () => request.destroy());
+    request.end();
+  });
+}
+
+/** Stops every registry the tests started (for an after() hook). */
+export async function stopRegistries(): Promise<void> {
+  await Promise.all([...runningRegistries].map((child) => {
+    runningRegistries.delete(child);
+    child.kill('SIGTERM');
+    return new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.on('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }));
 }
