@@ -110,11 +110,13 @@ export function selectSources(request: SyncRequest, managed: V1Secret[]): V1Secr
     const { namespace, name } = request.source;
     const source = sources.find((s) => s.metadata!.namespace === namespace && s.metadata!.name === name);
     if (!source) {
+      // A source that is gone still has copies to prune: that is what --prune is for.
+      if (request.prune) return [];
       const copy = managed.find((s) => s.metadata!.namespace === namespace && s.metadata!.name === name && isCopy(s));
       throw new UsageError(
         copy
           ? `secret ${namespace}/${name} is a copy of ${copy.metadata!.annotations![SOURCE_ANNOTATION]}; sync its source instead`
-          : `no source ${namespace}/${name}: create it first with kubectl pullsecret add ${name} -n ${namespace}`,
+          : `no source ${namespace}/${name}: create it first with kubectl pullsecret add ${name} -n ${namespace} (or remove its copies with --prune)`,
       );
     }
     return [source];

@@ -120,12 +120,25 @@ class Reflector<T extends KubernetesObject> {
       },
       (error: unknown) => void this.reconnect(error, gone),
     );
+    // stop() may have come while the watch request was being made: nothing else would end it.
+    if (this.stopped) this.watcher.abort();
+  }
+
+  /** client-node's Watch reports a refused watch as a bare status code: say which right is missing. */
+  private watchRefused(error: unknown): CliError {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status === 403) {
+      return new CliError(
+        `forbidden: cannot watch ${this.resource} at the cluster scope (check with: kubectl auth can-i watch ${this.resource} --all-namespaces)`,
+      );
+    }
+    return describeApiError(error, this.connection);
   }
 
   private async reconnect(error: unknown, gone: boolean): Promise<void> {
     if (this.stopped) return;
     if (error && fatal(error)) {
-      this.onFatal(describeApiError(error, this.connection));
+      this.onFatal(this.watchRefused(error));
       return;
     }
     // A watch the server ended normally (its timeout) resumes at once; failures back off.
@@ -290,9 +303,14 @@ export async function runController(connection: Connection, request: SyncRequest
 
     while (!stop.signal.aborted) {
       if (!allDirty && dirty.size === 0) {
+        // One abort listener per wait, removed again: the loop waits for ever.
         await new Promise<void>((resolve) => {
-          wake = resolve;
-          stop.signal.addEventListener('abort', () => resolve(), { once: true });
+          const onAbort = () => resolve();
+          wake = () => {
+            stop.signal.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          stop.signal.addEventListener('abort', onAbort, { once: true });
         });
         wake = undefined;
         continue;

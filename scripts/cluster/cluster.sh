@@ -21,7 +21,11 @@ log() { echo "cluster: $*" >&2; }
 die() { echo "cluster: error: $*" >&2; exit 1; }
 
 pid_of() { cat "$state/$1.pid" 2>/dev/null || true; }
-alive() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+# Running, and not a zombie waiting to be reaped (kill -0 succeeds on those too).
+alive() {
+  local pid; pid=$(pid_of "$1")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ! grep -q '^[0-9]* (.*) Z' "/proc/$pid/stat" 2>/dev/null
+}
 
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
@@ -119,8 +123,9 @@ stop_component() { # name
   pid=$(pid_of "$1")
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for i in $(seq 1 50); do alive "$1" || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do alive "$1" || return 0; sleep 0.1; done
 }
 
 cmd_stop() { # component
