@@ -76,6 +76,18 @@ interface AddArgs extends ConnectionArgs, DryRunArgs, VerifyArgs {
   output?: string;
 }
 
+/** --credential-helper-timeout: a duration above zero (a helper must never hang the run). */
+function parseHelperTimeout(value: string): number {
+  let ms: number | undefined;
+  try {
+    ms = parseRequestTimeout(value);
+  } catch {
+    ms = undefined;
+  }
+  if (ms === undefined) throw new UsageError(`invalid --credential-helper-timeout "${value}": use a duration above zero such as 5s or 1m`);
+  return ms;
+}
+
 /** Exactly one credential source; the password is read here, never taken from argv. */
 async function credentialSource(args: AddArgs): Promise<CredentialSource> {
   if (args.password !== undefined) {
@@ -93,8 +105,8 @@ async function credentialSource(args: AddArgs): Promise<CredentialSource> {
   }
   if (args['from-docker-config'] !== undefined) {
     const path = args['from-docker-config'] || defaultDockerConfigPath(process.env, homedir());
-    const helperTimeoutMs = parseRequestTimeout(args['credential-helper-timeout']);
-    return { kind: 'docker-config', path, registries: args.registry ?? [], ...(helperTimeoutMs !== undefined ? { helperTimeoutMs } : {}) };
+    const helperTimeoutMs = parseHelperTimeout(args['credential-helper-timeout']);
+    return { kind: 'docker-config', path, registries: args.registry ?? [], helperTimeoutMs };
   }
   if (args['from-secret'] !== undefined) return { kind: 'secret', ...parseNamespacedName(args['from-secret'], '--from-secret') };
   if (!args.username) throw new UsageError('--username is required with a login (the password comes from --password-stdin or the prompt)');

@@ -14,6 +14,8 @@ export const connectionOptions = {
   namespace: { alias: 'n', type: 'string', describe: 'The namespace to work in (default: the context\'s, else "default")' },
   'request-timeout': {
     type: 'string',
+    // Always takes the next argument, as kubectl does: "--request-timeout -1s" is a bad value, not two flags.
+    nargs: 1,
     describe: 'How long to wait for each API request (e.g. 1s, 2m, 3h); 0 waits forever',
     default: '0',
     defaultDescription: '0',

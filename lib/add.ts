@@ -2,6 +2,7 @@
 // secret, its ServiceAccounts) and plan the secret write and the attachments there.
 import { ApiException, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
 import { describeApiError, type Connection } from './connect';
+import { CliError } from './errors';
 import { listPods, listServiceAccounts, readOrUndefined } from './cluster';
 import type { DockerConfigJson } from './dockerconfig';
 import { planAdd, type AddRequest, type Change, type NamespaceState } from './plan';
@@ -40,7 +41,35 @@ export async function planAddition(
   added: DockerConfigJson,
 ): Promise<Change[]> {
   const states = await Promise.all(namespaces.map((namespace) => readNamespaceState(connection, namespace, request.name)));
+  refuseUnknownTargets(states, request);
   return states.flatMap((state) => planAdd(request, state, added));
+}
+
+/**
+ * A namespace or a named ServiceAccount that does not exist is a mistake in the command (a typo,
+ * the wrong context): refused before anything is written, instead of leaving a secret behind that
+ * nothing uses. (`default` is not checked: in a new namespace, apply waits for it.)
+ */
+function refuseUnknownTargets(states: NamespaceState[], request: AddRequest): void {
+  const problems: string[] = [];
+  for (const state of states) {
+    const { namespace, namespaceObject } = state;
+    if (!namespaceObject) {
+      problems.push(`namespace "${namespace}" not found (create it with kubectl create namespace ${namespace}, or check -n/--namespaces and the context)`);
+      continue;
+    }
+    const terminating = namespaceObject.status?.phase === 'Terminating' || namespaceObject.metadata?.deletionTimestamp !== undefined;
+    if (terminating || !('names' in request.serviceAccounts)) continue;
+    const existing = state.serviceAccounts.map((sa) => sa.metadata?.name ?? '').sort();
+    for (const name of request.serviceAccounts.names) {
+      if (name === 'default' || existing.includes(name)) continue;
+      const known = existing.length > 8 ? `${existing.slice(0, 8).join(', ')}, ...` : existing.join(', ') || 'none';
+      problems.push(`serviceaccount "${name}" not found in namespace "${namespace}" (it has: ${known}); check --service-account`);
+    }
+  }
+  if (problems.length === 0) return;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  throw new CliError(`${problems[0]}${more}; nothing was changed`);
 }
 
 /**

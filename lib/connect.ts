@@ -1,6 +1,8 @@
 // The connection to the API server: kubeconfig resolution (lib/kubeconfig), API clients that
 // honour --request-timeout, and the translation of every client error into one line that says
 // what the user can do about it.
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import {
@@ -14,6 +16,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { CliError, ExitCode, UsageError, oneLine } from './errors';
+import { validateNamespaceName } from './names';
 import { resolveConfig, type ConnectionFlags, type ResolveEnvironment, type ResolvedConfig } from './kubeconfig';
 
 export interface ConnectOptions extends ConnectionFlags {
@@ -106,6 +109,8 @@ export function makeClient<T>(kubeConfig: KubeConfig, api: new (config: ReturnTy
 export function connect(options: ConnectOptions, environment?: ResolveEnvironment): Connection {
   const requestTimeoutMs = parseRequestTimeout(options.requestTimeout);
   const config = resolveConfig(options, environment);
+  // A namespace given with -n is checked like every other name: a typo gets a usage error, not an empty answer.
+  if (config.namespaceFromFlag) validateNamespaceName(config.namespace);
   if (!/^https?:\/\//.test(config.server)) {
     throw new UsageError(`cluster server "${config.server}" in context "${config.contextName}" is not an http(s) URL`);
   }
@@ -217,6 +222,22 @@ const tlsCodes = new Set([
   'CERT_SIGNATURE_FAILURE',
 ]);
 
+/** Why the kubeconfig's client certificate cannot work (expired, not yet valid), if that is why; never its content. */
+function clientCertificateProblem(config: Pick<ResolvedConfig, 'kubeConfig'>, now = new Date()): string | undefined {
+  const user = config.kubeConfig.getCurrentUser();
+  try {
+    const pem = user?.certData ? Buffer.from(user.certData, 'base64') : user?.certFile ? readFileSync(user.certFile) : undefined;
+    if (!user || !pem) return undefined;
+    const certificate = new X509Certificate(pem);
+    const [validFrom, validTo] = [new Date(certificate.validFrom), new Date(certificate.validTo)];
+    if (validTo < now) return `the client certificate of user "${user.name}" expired on ${validTo.toISOString()}`;
+    if (validFrom > now) return `the client certificate of user "${user.name}" is not valid before ${validFrom.toISOString()}`;
+  } catch {
+    // Unreadable, or not a certificate: the generic reason stands.
+  }
+  return undefined;
+}
+
 /**
  * Turns anything an API call threw into a CliError with one line the user can act on. Messages
  * from the server are quoted as they are: they never contain credentials, only names.
@@ -229,7 +250,8 @@ export function describeApiError(error: unknown, connection: Pick<Connection, 'c
     const status = parseStatus(error.body);
     const message = oneLine(status?.message ?? `HTTP ${error.code}`);
     if (error.code === 401) {
-      return new CliError(`unauthorized: the API server at ${server} did not accept the credentials of context "${context}"`);
+      const why = clientCertificateProblem(connection.config) ?? 'they may be expired, revoked or issued by another CA';
+      return new CliError(`unauthorized: the API server at ${server} did not accept the credentials of context "${context}" (${why}): renew them or log in again`);
     }
     if (error.code === 403) {
       const hint = canIHint(message);
@@ -251,7 +273,29 @@ export function describeApiError(error: unknown, connection: Pick<Connection, 'c
       `TLS verification of the API server at ${server} failed (${oneLine(err.message).replace(/^.*reason: /, '')}): check certificate-authority in context "${context}"`,
     );
   }
+  const execProblem = execPluginProblem(error, connection.config, code);
+  if (execProblem) return execProblem;
   return new CliError(`request to the API server at ${server} failed: ${oneLine(error)}`);
+}
+
+/**
+ * A failure of the kubeconfig's exec credential plugin (client-node rejects with the plugin's
+ * stderr, its spawn error, or JSON.parse's error, which quotes what the plugin printed: a token,
+ * maybe — so that one is never repeated).
+ */
+function execPluginProblem(error: unknown, config: Pick<ResolvedConfig, 'kubeConfig' | 'contextName'>, code: string | undefined): CliError | undefined {
+  const user = config.kubeConfig.getCurrentUser();
+  const command = user?.exec?.command;
+  if (!user || typeof command !== 'string' || !(error instanceof Error)) return undefined;
+  const subject = `the exec credential plugin "${command}" of user "${user.name}" (context "${config.contextName}")`;
+  if (error instanceof SyntaxError) {
+    return new CliError(`${subject} printed something that is not ExecCredential JSON; run it by hand to see what it prints`);
+  }
+  if (code === 'ENOENT') return new CliError(`${subject} was not found: install it, or fix the command in the kubeconfig`);
+  if (code === 'EACCES') return new CliError(`${subject} is not executable: fix its permissions`);
+  if (code !== undefined) return undefined;
+  const message = oneLine(error);
+  return new CliError(`${subject} failed${message ? `: ${message}` : ' without a message'}; run it by hand, or log in again`);
 }
 
 /** Runs one API call and reports its failure as a CliError. */

@@ -43,6 +43,10 @@ export async function loadCredentials(source: CredentialSource, connection: Conn
   switch (source.kind) {
     case 'login': {
       validateServerKey(source.server);
+      if (source.username.includes(':')) {
+        // Registries and the kubelet split "user:password" at the first colon: it would never work.
+        throw new UsageError(`invalid --username "${source.username}": a registry user name cannot contain ":"`);
+      }
       // Byte-identical to `kubectl create secret docker-registry` for the same input.
       const content = buildDockerConfigJson({
         server: source.server,

@@ -824,6 +824,11 @@ export async function resolveCredentials(config: LocalDockerConfig, options: Res
     }
     const helper = helperFor(config, key);
     if (!helper) {
+      if (entry.identitytoken || entry.registrytoken) {
+        throw new UsageError(
+          `the docker config holds only an identity or registry token for registry ${key}, which the kubelet cannot use; log in with a username and password (or an access token as the password): \`docker login ${key}\``,
+        );
+      }
       throw new UsageError(`the docker config has no credentials for registry ${key} (no username/password, no credsStore or credHelpers); run \`docker login ${key}\``);
     }
     const credentials = await runHelper(helper.name, key);

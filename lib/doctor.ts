@@ -57,7 +57,8 @@ export function parseTarget(argument: string): Target {
       `doctor checks a pod, deployment, statefulset, daemonset, job or cronjob, not "${kindWord}" (e.g. deployment/web)`,
     );
   }
-  if (!OBJECT_NAME.test(name) || name.length > 253) {
+  if (name.length > 253) throw new UsageError(`invalid ${kind} name "${name}": must be at most 253 characters`);
+  if (!OBJECT_NAME.test(name)) {
     throw new UsageError(`invalid ${kind} name "${name}": use lowercase letters, digits, "-" and "."`);
   }
   return { kind, name };

@@ -71,6 +71,7 @@ export function run(args: string[], options: RunOptions = {}): Promise<RunResult
     const child = spawn(options.command ?? pluginPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    trackPluginOutput(args, options, () => ({ stdout, stderr }));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -272,6 +273,7 @@ export async function grantRestricted(namespace: string, rules: V1PolicyRule[], 
  * Each call appends the server it was asked about to dir/<name>.calls.
  */
 export function fakeCredentialHelper(dir: string, name: string, entries: Record<string, { username: string; secret: string }>): string {
+  for (const creds of Object.values(entries)) rememberSecret(creds.secret, [creds.username]);
   const cases = Object.entries(entries)
     .map(([server, creds]) => {
       const json = JSON.stringify({ ServerURL: server, Username: creds.username, Secret: creds.secret });
@@ -430,6 +432,7 @@ export function startPlugin(args: string[], options: { env?: Record<string, stri
   let partial = '';
   let stderr = '';
   let exitInfo: ProcessExit | undefined;
+  trackPluginOutput(args, {}, () => ({ stdout: [...lines, partial].join('\n'), stderr }));
   child.stdout.on('data', (chunk: Buffer) => {
     partial += chunk.toString('utf8');
     const parts = partial.split('\n');
@@ -756,3 +759,53 @@ export async function stopRegistries(): Promise<void> {
     });
   }));
 }
+
+// ------------------------------------------------------------------------------------------------
+// Secrets never leak: every password the tests give the plugin is remembered (stdin of
+// --password-stdin runs, here; docker configs and credential helpers through rememberSecret and
+// fakeCredentialHelper), every plugin run's output is recorded (run, runShell, startPlugin), and
+// at the end of every test file that imports this harness an after() hook scans all of it (see
+// leak-scan.ts; Secret data in `add|sync|remove -o yaml|json` is the one allowed place).
+// (Imports here rather than at the top, so that this section stays purely additive.)
+import { after } from 'node:test';
+import { LeakScanner, type Leak, type PluginOutput } from './leak-scan';
+
+/** The scanner of this test file (one process per file). */
+export const leakScanner = new LeakScanner();
+
+/** Remembers a password the plugin is given outside stdin (a docker config, a helper's answer). */
+export function rememberSecret(value: string, usernames: string[] = []): void {
+  leakScanner.remember(value, usernames);
+}
+
+/** Records output as a plugin run's, for the scanner's own test; returns the function that forgets it. */
+export function recordPluginOutput(argv: string[], output: PluginOutput): () => void {
+  return leakScanner.record({ argv, read: () => output });
+}
+
+/** Scans everything recorded so far (the after() hook does this at the end of every file). */
+export function scanForLeaks(): Leak[] {
+  return leakScanner.scan();
+}
+
+/** Called by run() and startPlugin(): records the plugin's output, and remembers a --password-stdin password. */
+function trackPluginOutput(args: string[], options: { command?: string; stdin?: string }, read: () => PluginOutput): void {
+  const words = args.flatMap((arg) => arg.split(/\s+/));
+  const plugin = options.command === undefined || (options.command === 'sh' && words.some((word) => /pullsecret$/.test(word)));
+  if (!plugin) return;
+  if (options.stdin !== undefined && words.includes('--password-stdin')) {
+    const usernames = words.flatMap((word, i) =>
+      word === '--username' ? [words[i + 1] ?? ''] : word.startsWith('--username=') ? [word.slice('--username='.length)] : []);
+    // As the plugin reads it: one trailing newline dropped.
+    leakScanner.remember(options.stdin.replace(/\r?\n$/, ''), usernames);
+  }
+  leakScanner.record({ argv: options.command === undefined ? args : [options.command, ...args], read });
+}
+
+after(() => {
+  const leaks = leakScanner.scan();
+  if (leaks.length > 0) throw new Error(leakScanner.format(leaks));
+  process.stderr.write(
+    `leak scan: ${leakScanner.runCount} plugin runs checked for ${leakScanner.scannedPasswords().length} passwords: no leak\n`,
+  );
+});
