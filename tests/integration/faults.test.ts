@@ -160,6 +160,9 @@ describe('concurrency and faults', () => {
     } finally {
       await sync.stop();
       await clusterCommand('start', 'kube-apiserver');
+      // As in the compaction test below: spare later tests the controller manager's back-off.
+      await clusterCommand('stop', 'kube-controller-manager');
+      await clusterCommand('start', 'kube-controller-manager');
     }
     assert.equal(exit.code, 1, sync.lines.join('\n') + sync.stderr());
     const output = sync.lines.join('\n');
@@ -218,10 +221,14 @@ describe('concurrency and faults', () => {
       // Restarting the API server ends every watch; re-watching from the old versions gets 410.
       await clusterCommand('stop', 'kube-apiserver');
       await clusterCommand('start', 'kube-apiserver');
+      // The controller manager backs off for up to a minute after losing the API server; restart
+      // it so the new namespace's default ServiceAccount (its job, not ours) comes promptly.
+      await clusterCommand('stop', 'kube-controller-manager');
+      await clusterCommand('start', 'kube-controller-manager');
       const from = controller.lines.length;
       await controller.waitForLine(/re-listed/, 60_000, 0);
       const [namespace] = await namespaces('compact', 1, label);
-      await waitFor(`the default ServiceAccount of ${namespace} to carry ${name}`, async () => (await pullSecretNames(namespace!, 'default')).includes(name), 30_000);
+      await waitFor(`the default ServiceAccount of ${namespace} to carry ${name}`, async () => (await pullSecretNames(namespace!, 'default')).includes(name), 60_000);
       assert.equal(controller.exited(), undefined, 'the controller kept running');
       assert.ok(controller.lines.length > from);
     } finally {
