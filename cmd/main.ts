@@ -1,15 +1,38 @@
 // The kubectl-pullsecret entry point: a thin root that declares the verbs and the shared flags,
 // hands off to cmd/<verb>.ts, and turns every failure into one `error: ...` line and an exit code.
 import path from 'node:path';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import type { Argv, CommandModule } from 'yargs';
 import { CliError, ExitCode, UsageError, oneLine } from '../lib/errors';
+import { pluginVersion } from '../lib/version';
 import { connectionOptions } from './flags';
-import * as add from './add';
-import * as list from './list';
-import * as remove from './remove';
-import * as sync from './sync';
-import * as version from './version';
+
+/** What a verb module (cmd/<verb>.ts) exports: a yargs command module. */
+export interface VerbModule {
+  command: string;
+  aliases?: readonly string[];
+  describe: string | false;
+  builder?: (yargs: Argv) => unknown;
+  handler: (args: never) => unknown;
+}
+
+export interface Verb {
+  /** The verb and its aliases (an alias missing here still works, it only loads every verb). */
+  names: string[];
+  load: () => Promise<VerbModule>;
+}
+
+/**
+ * The verbs, one line each. A verb's module, and what it imports (the Kubernetes client above
+ * all), is loaded only when that verb runs, so no command pays at startup for the others.
+ */
+const verbs: Verb[] = [
+  { names: ['add'], load: () => import('./add') },
+  { names: ['doctor'], load: () => import('./doctor') },
+  { names: ['list', 'ls'], load: () => import('./list') },
+  { names: ['remove', 'rm'], load: () => import('./remove') },
+  { names: ['sync'], load: () => import('./sync') },
+  { names: ['version'], load: () => import('./version') },
+];
 
 /** How the user invoked us: `kubectl pullsecret` as a plugin, else the file's own name. */
 function displayName(argv0: string | undefined): string {
@@ -21,21 +44,67 @@ function verbose(argv: string[]): boolean {
   return argv.some((arg) => /^(-v|--v|--verbosity)(=.*)?$/.test(arg));
 }
 
-export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+/** The verb word, as yargs will see it: the first argument that is not a flag or a flag's value. */
+function verbWord(argv: string[]): string | undefined {
+  const typed = (name: string) => (name.length === 1 ? `-${name}` : `--${name}`);
+  const takesValue = new Set(
+    Object.entries(connectionOptions).flatMap(([name, spec]) =>
+      spec.type === 'string' ? [name, ...('alias' in spec ? [spec.alias] : [])].map(typed) : [],
+    ),
+  );
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return argv[i + 1];
+    if (!arg.startsWith('-')) return arg;
+    if (takesValue.has(arg)) i++;
+  }
+  return undefined;
+}
+
+/** The modules to register: only the verb being run when it is named, else all (help, typos). */
+async function verbModules(argv: string[]) {
+  const word = verbWord(argv);
+  const named = verbs.find((verb) => word !== undefined && verb.names.includes(word));
+  const modules = await Promise.all((named ? [named] : verbs).map((verb) => verb.load()));
+  // Each module types its own arguments; yargs hands every handler what its builder declared.
+  return modules as unknown as CommandModule[];
+}
+
+/**
+ * yargs renders the help of the command it is about to run, in case the handler asks for it later
+ * (ours never do; bad flags fail before and render their own). Measuring every line's width cost
+ * `list` about 35 ms at every start, so that step is skipped, where the yargs internals allow it.
+ */
+function skipHelpPrerender(parser: object): void {
+  type Internals = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+  const usage = (parser as Internals).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
+
+// User arguments start at argv[2], under node and in the standalone executable alike.
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+  // Answered before anything else is loaded: scripts call these and expect them to be quick.
+  if (argv[0] === '__complete') {
+    await (await import('./complete')).complete(argv.slice(1), verbs);
+    return ExitCode.ok;
+  }
+  if (argv.includes('--version') && verbWord(argv) === undefined) {
+    process.stdout.write(`${pluginVersion}\n`);
+    return ExitCode.ok;
+  }
   const name = displayName(process.argv[1]);
+  const { default: yargs } = await import('yargs');
   const parser = yargs(argv)
     .scriptName(name)
     .usage(`${name} manages the pull secrets that let pods pull from private registries.\n\nUsage: ${name} <command> [flags]`)
     .options(connectionOptions)
-    .command(add)
-    .command(list)
-    .command(remove)
-    .command(sync)
-    .command(version)
+    .command(await verbModules(argv))
     .demandCommand(1, `a command is required (see '${name} --help')`)
     .recommendCommands()
     .strict()
     .version(false)
+    // Ours, not yargs' built-in one (handled above, before yargs loads): listed in help, root only.
+    .option('version', { type: 'boolean', global: false, describe: 'Print the plugin version and exit' })
     .help('help')
     .alias('help', 'h')
     .wrap(Math.min(110, process.stdout.columns || 110))
@@ -46,6 +115,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
       if (error && error.name !== 'YError') throw error;
       throw new UsageError(`${(message ?? error?.message ?? '').replace(/\s*\n\s*/g, ' ')} (see '${name} --help')`);
     });
+  skipHelpPrerender(parser);
   try {
     await parser.parseAsync();
     return ExitCode.ok;

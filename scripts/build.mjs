@@ -32,6 +32,8 @@ const result = await build({
     'supports-color': stub,
     // Node >= 21 warns about the built-in punycode that the client's URL parser pulls in.
     punycode: 'punycode/punycode.js',
+    // The real one costs tens of milliseconds at every start (see the stub).
+    'string-width': path.join(root, 'scripts', 'stubs', 'string-width.cjs'),
   },
   metafile: true,
 });
