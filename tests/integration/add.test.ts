@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { PatchStrategy, loadYaml, setHeaderOptions, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import { loadYaml, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import {
   admin,
   assertOneLineError,
@@ -30,6 +30,8 @@ import {
   withNamespace,
   type KubectlLogin,
   type RunResult,
+  holdTerminating,
+  releaseTerminating,
 } from './harness';
 
 const scratch = tempDir();
@@ -578,13 +580,7 @@ describe('add', () => {
     const terminating = uniqueNamespaceName('add-terminating');
     await admin.core.createNamespace({ body: { metadata: { name: terminating } } });
     try {
-      await admin.core.createNamespacedConfigMap({
-        namespace: terminating,
-        body: { metadata: { name: 'hold', finalizers: ['example.com/hold'] }, data: { a: 'b' } },
-      });
-      await admin.core.deleteNamespace({ name: terminating });
-      await waitFor(`namespace ${terminating} to be Terminating`, async () =>
-        (await admin.core.readNamespace({ name: terminating })).status?.phase === 'Terminating');
+      await holdTerminating(terminating);
       await withNamespace('add-active', async (active) => {
         const result = await addLogin('regcred', undefined, login, ['--namespaces', `${active},${terminating}`]);
         assertOk(result);
@@ -594,12 +590,7 @@ describe('add', () => {
         assert.equal(await readSecret(terminating, 'regcred'), undefined);
       });
     } finally {
-      await admin.core
-        .patchNamespacedConfigMap(
-          { name: 'hold', namespace: terminating, body: [{ op: 'remove', path: '/metadata/finalizers' }] },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        )
-        .catch(() => undefined);
+      await releaseTerminating(terminating);
       await admin.core.deleteNamespace({ name: terminating }).catch(() => undefined);
     }
   });

@@ -40,6 +40,8 @@ import {
   tempDir,
   waitFor,
   type RunResult,
+  holdTerminating,
+  releaseTerminating,
 } from './harness';
 
 const scratch = tempDir();
@@ -334,10 +336,7 @@ before(async () => {
   // A namespace that stays Terminating: a ConfigMap with a finalizer holds it (released in after()).
   ctx.terminating = await createTestNamespace('bad-input-terminating');
   created.push(ctx.terminating);
-  await admin.core.createNamespacedConfigMap({ namespace: ctx.terminating, body: { metadata: { name: 'hold', finalizers: ['kubectl-pullsecret.test/hold'] } } });
-  await admin.core.deleteNamespace({ name: ctx.terminating });
-  await waitFor(`namespace ${ctx.terminating} to be Terminating`, async () =>
-    (await admin.core.readNamespace({ name: ctx.terminating })).status?.phase === 'Terminating');
+  await holdTerminating(ctx.terminating);
 
   await grantRestricted(
     ctx.partial,
@@ -354,14 +353,7 @@ before(async () => {
 after(async () => {
   for (const socket of ctx.sockets) socket.destroy();
   ctx.silent?.close();
-  if (ctx.terminating) {
-    await admin.core
-      .patchNamespacedConfigMap(
-        { name: 'hold', namespace: ctx.terminating, body: [{ op: 'remove', path: '/metadata/finalizers' }] },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-      )
-      .catch(() => undefined);
-  }
+  if (ctx.terminating) await releaseTerminating(ctx.terminating);
 });
 
 // ------------------------------------------------------------------------------------------------

@@ -809,3 +809,24 @@ after(() => {
     `leak scan: ${leakScanner.runCount} plugin runs checked for ${leakScanner.scannedPasswords().length} passwords: no leak\n`,
   );
 });
+
+// ------------------------------------------------------------------------------------------------
+// A namespace held in Terminating: deleted while a ConfigMap with a finalizer keeps it from going.
+
+/** Deletes namespace (which must exist) and waits until it is Terminating, held by a finalizer. */
+export async function holdTerminating(namespace: string): Promise<void> {
+  await admin.core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'hold', finalizers: ['kubectl-pullsecret.test/hold'] } } });
+  await admin.core.deleteNamespace({ name: namespace });
+  await waitFor(`namespace ${namespace} to be Terminating`, async () =>
+    (await admin.core.readNamespace({ name: namespace })).status?.phase === 'Terminating');
+}
+
+/** Lets a namespace held by holdTerminating go (best effort). */
+export async function releaseTerminating(namespace: string): Promise<void> {
+  await admin.core
+    .patchNamespacedConfigMap(
+      { name: 'hold', namespace, body: [{ op: 'remove', path: '/metadata/finalizers' }] },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    )
+    .catch(() => undefined);
+}

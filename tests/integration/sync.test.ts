@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import { PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import {
   admin,
   apiRequestCounts,
@@ -22,6 +22,8 @@ import {
   setPullSecrets,
   waitFor,
   type RunResult,
+  holdTerminating,
+  releaseTerminating,
 } from './harness';
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -267,13 +269,7 @@ describe('sync', () => {
       namespace('sync-sel-nolabel'),
       namespace('sync-sel-term', { labels: label }),
     ]);
-    await admin.core.createNamespacedConfigMap({
-      namespace: terminating,
-      body: { metadata: { name: 'hold', finalizers: ['example.com/hold'] }, data: { a: 'b' } },
-    });
-    await admin.core.deleteNamespace({ name: terminating });
-    await waitFor(`namespace ${terminating} to be Terminating`, async () =>
-      (await admin.core.readNamespace({ name: terminating })).status?.phase === 'Terminating');
+    await holdTerminating(terminating);
     try {
       await addSource(name, home);
       const untouched = await versions([excluded, optedOut, unlabelled, terminating]);
@@ -301,12 +297,7 @@ describe('sync', () => {
       assert.match(term.stdout, new RegExp(`^namespace/${terminating} skipped: terminating$`, 'm'));
       assert.equal(await readSecret(terminating, name), undefined);
     } finally {
-      await admin.core
-        .patchNamespacedConfigMap(
-          { name: 'hold', namespace: terminating, body: [{ op: 'remove', path: '/metadata/finalizers' }] },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        )
-        .catch(() => undefined);
+      await releaseTerminating(terminating);
       await removeEverywhere(name);
     }
   });
