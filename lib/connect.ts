@@ -139,8 +139,9 @@ export async function getJson<T>(connection: Pick<Connection, 'config' | 'reques
   for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
   let agents = rawAgents.get(connection.config);
   if (!agents) rawAgents.set(connection.config, (agents = keepAliveAgents()));
-  const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = options;
-  const agent = url.protocol === 'https:' ? agents.forOptions({ ca, cert, key, pfx, passphrase, rejectUnauthorized, servername }) : undefined;
+  // applyToHTTPSOptions made an agent for this request (a proxy agent for a proxy-url): a plain
+  // HTTPS one is swapped for the shared keep-alive agent, anything else is used as it is.
+  const agent = agents.replace(options.agent) ?? options.agent;
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise<T>((resolve, reject) => {
     const request = transport.request(

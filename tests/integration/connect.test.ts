@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { connect as connectTcp, createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { dumpYaml as toYaml, loadYaml as parseYaml } from '@kubernetes/client-node';
@@ -184,6 +185,36 @@ describe('connection', () => {
     const failed = await run(['list', '--kubeconfig', broken]);
     assert.equal(failed.code, 1);
     assertOneLineError(failed.stderr, /login expired/);
+  });
+
+  test('a proxy-url in the kubeconfig is used: the LISTs go through it', async () => {
+    // An HTTP CONNECT proxy on loopback that counts the tunnels it opens.
+    let tunnels = 0;
+    const proxy = createHttpServer();
+    proxy.on('connect', (request, client: Socket, head) => {
+      tunnels++;
+      const [host, port] = (request.url ?? '').split(':');
+      const upstream = connectTcp(Number(port), host!, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const file = variant('proxy', (c) => {
+        c.clusters[0]!.cluster['proxy-url'] = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+      });
+      const result = await run(['list', '-A', '--kubeconfig', file]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(tunnels > 0, 'the LISTs went through the proxy');
+    } finally {
+      proxy.closeAllConnections();
+      proxy.close();
+    }
   });
 
   test('KUBECONFIG lists are merged and missing files skipped; --kubeconfig must exist', async () => {
