@@ -9,7 +9,7 @@ import { validateNamespaceName, validateSecretName } from '../lib/names';
 import { dryRunNote, formatOutcome, formatSummary } from '../lib/print';
 import { findStuckPods, planSync, readSyncState, restartStuckPods, type SyncRequest } from '../lib/sync';
 import { runController } from '../lib/watch';
-import { WEBHOOK_CONFIGURATION_NAME, removeWebhookConfiguration, type WebhookOptions } from '../lib/webhook';
+import { WEBHOOK_CONFIGURATION_NAME, removeWebhookConfiguration, webhookExcludedNamespaces, type WebhookOptions } from '../lib/webhook';
 import { connectOptionsFrom, withDryRun, withOutput, type ConnectionArgs, type DryRunArgs } from './flags';
 import { failIfAnyFailed, reportOutcomes } from './output';
 
@@ -77,8 +77,7 @@ function webhookOptions(args: SyncArgs, request: SyncRequest): WebhookOptions {
     ...(args['webhook-url'] ? { url: args['webhook-url'] } : {}),
     service: { namespace, name: CONTROLLER_NAME, port: 443 },
     namespace,
-    // Only exact names fit the configuration's namespaceSelector; globs are checked per request.
-    excludedNamespaces: [namespace, ...request.namespaces.exclude.filter((pattern) => !/[*?[]/.test(pattern))],
+    excludedNamespaces: webhookExcludedNamespaces(request, namespace),
   };
 }
 

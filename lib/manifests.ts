@@ -8,7 +8,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './cluster';
 import { formatObject } from './print';
 import type { SyncRequest } from './sync';
 import { pluginVersion } from './version';
-import { WEBHOOK_CONFIGURATION_NAME } from './webhook';
+import { WEBHOOK_CONFIGURATION_NAME, webhookConfiguration, webhookExcludedNamespaces } from './webhook';
 
 export const CONTROLLER_NAME = 'kubectl-pullsecret';
 export const CONTROLLER_NAMESPACE = 'kubectl-pullsecret';
@@ -125,6 +125,17 @@ export function printManifests(options: ManifestOptions): string {
     },
     ...(options.webhook
       ? [
+          webhookConfiguration(
+            {
+              listenHost: '0.0.0.0',
+              listenPort: WEBHOOK_PORT,
+              service: { namespace: CONTROLLER_NAMESPACE, name: CONTROLLER_NAME, port: 443 },
+              namespace: CONTROLLER_NAMESPACE,
+              excludedNamespaces: webhookExcludedNamespaces(options.request, CONTROLLER_NAMESPACE),
+            },
+            undefined,
+            options.request.source === 'all' ? 'all' : `${options.request.source.namespace}/${options.request.source.name}`,
+          ),
           {
             apiVersion: 'v1',
             kind: 'Service',

@@ -14,7 +14,7 @@ import { expiresAt, generateCa, issueServingCertificate, needsRenewal, type KeyA
 import { apiCall, describeApiError, makeClient, type Connection } from './connect';
 import { CliError, oneLine } from './errors';
 import { matchingKeys } from './registry';
-import { registriesOf } from './sync';
+import { registriesOf, type SyncRequest } from './sync';
 
 export const WEBHOOK_CONFIGURATION_NAME = 'kubectl-pullsecret';
 export const WEBHOOK_NAME = 'inject.pullsecrets.kubectl-pullsecret';
@@ -126,6 +126,11 @@ export async function admit(review: AdmissionReview, context: AdmissionContext):
 // ---------------------------------------------------------------------------------------------
 // Certificates and the webhook configuration
 
+/** The namespaces the configuration's namespaceSelector leaves out: only exact names fit there (globs are checked per request). */
+export function webhookExcludedNamespaces(request: Pick<SyncRequest, 'namespaces'>, ownNamespace: string): string[] {
+  return [ownNamespace, ...request.namespaces.exclude.filter((pattern) => !/[*?[]/.test(pattern))];
+}
+
 /** The names the serving certificate must cover. */
 export function servingHosts(options: WebhookOptions): string[] {
   if (options.url) return [new URL(options.url).hostname.replace(/^\[|\]$/g, '')];
@@ -175,13 +180,17 @@ export async function ensureCertificates(connection: Connection, options: Webhoo
   return { ca, serving };
 }
 
-/** The MutatingWebhookConfiguration that sends pod creations to us. */
-export function webhookConfiguration(options: WebhookOptions, caBundle: string, serves: string): V1MutatingWebhookConfiguration {
+/**
+ * The MutatingWebhookConfiguration that sends pod creations to us. Without a caBundle (printed
+ * manifests), the controller fills it in when it starts and has made its CA.
+ */
+export function webhookConfiguration(options: WebhookOptions, caBundle: string | undefined, serves: string): V1MutatingWebhookConfiguration {
+  const bundle = caBundle === undefined ? {} : { caBundle: Buffer.from(caBundle).toString('base64') };
   const clientConfig = options.url
-    ? { url: options.url, caBundle: Buffer.from(caBundle).toString('base64') }
+    ? { url: options.url, ...bundle }
     : {
         service: { namespace: options.service.namespace, name: options.service.name, port: options.service.port, path: WEBHOOK_PATH },
-        caBundle: Buffer.from(caBundle).toString('base64'),
+        ...bundle,
       };
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',

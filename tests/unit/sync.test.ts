@@ -4,7 +4,7 @@ import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client
 import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL } from '../../lib/cluster';
 import { contentHash } from '../../lib/dockerconfig';
 import { UsageError } from '../../lib/errors';
-import { controllerArgs, controllerRules } from '../../lib/manifests';
+import { controllerArgs, controllerRules, printManifests } from '../../lib/manifests';
 import type { Change } from '../../lib/plan';
 import {
   SOURCE_ANNOTATION,
@@ -178,6 +178,18 @@ describe('controller manifests', () => {
       secrets: ['list', 'watch', 'create', 'update'],
     });
     assert.deepEqual(verbs(true).secrets, ['list', 'watch', 'create', 'update', 'delete']);
+  });
+
+  test('with --webhook: the webhook configuration (its caBundle left to the controller), a Service, and the right to manage it', () => {
+    const printed = printManifests({ request: request({ namespaces: { exclude: ['ci', 'kube-*'] } }), concurrency: 16, webhook: true });
+    const kinds = [...printed.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(kinds, ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Service']);
+    assert.match(printed, /failurePolicy: Ignore/);
+    assert.doesNotMatch(printed, /caBundle/);
+    assert.match(printed, /- '--webhook'\n/);
+    const rules = controllerRules({ prune: false }, true).filter((r) => r.apiGroups?.[0] === 'admissionregistration.k8s.io');
+    assert.deepEqual(rules.map((r) => r.verbs), [['create'], ['get', 'update']]);
+    assert.match(printed, /values:\n\s+- ci\n\s+- kube-system\n\s+- kubectl-pullsecret/);
   });
 
   test('the Deployment runs the same sync, watching', () => {
