@@ -29,9 +29,9 @@ import {
   withBareNamespace,
   withNamespace,
   type KubectlLogin,
-  type RunResult,
   holdTerminating,
   releaseTerminating,
+  assertOk,
 } from './harness';
 
 const scratch = tempDir();
@@ -61,9 +61,6 @@ function assertNoCredential(text: string, login: { username: string; password: s
   assert.ok(!text.includes(b64(login.password)), `${what} contains the base64 password:\n${text}`);
 }
 
-function assertOk(result: RunResult, what = 'command') {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
-}
 
 function outputLines(stdout: string): string[] {
   return stdout.trimEnd().split('\n').filter((line) => line !== '');

@@ -830,3 +830,25 @@ export async function releaseTerminating(namespace: string): Promise<void> {
     )
     .catch(() => undefined);
 }
+
+// ------------------------------------------------------------------------------------------------
+// Outcomes every verb test checks the same way.
+
+/** The run exited 0; otherwise the failure shows both streams. */
+export function assertOk(result: RunResult, what = 'command'): void {
+  if (result.code !== 0) throw new Error(`${what} failed (exit ${result.code}):\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+}
+
+/** A source: `add NAME -n home` from a login (password on stdin), read back as admin. */
+export async function addLoginSource(name: string, home: string, server: string, password: string, extra: string[] = []): Promise<V1Secret> {
+  const result = await run(['add', name, '-n', home, '--server', server, '--username', 'ci', '--password-stdin', ...extra], {
+    stdin: `${password}\n`,
+  });
+  assertOk(result, `add ${name} -n ${home}`);
+  return (await readSecret(home, name))!;
+}
+
+/** Undoes everything done for NAME in the cluster (sources, copies, references). */
+export async function removeEverywhere(name: string): Promise<void> {
+  assertOk(await run(['remove', name, '-A']), `remove ${name} -A`);
+}

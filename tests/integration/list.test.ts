@@ -14,6 +14,7 @@ import {
   waitFor,
   withNamespace,
   type RunResult,
+  assertOk,
 } from './harness';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -62,9 +63,6 @@ function parseTable(stdout: string): { headers: string[]; rows: Row[] } {
   return { headers, rows };
 }
 
-function assertOk(result: RunResult, what: string) {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\n${result.stdout}${result.stderr}`);
-}
 
 function assertNoCredentials(result: RunResult, what: string) {
   for (const credential of credentials) {

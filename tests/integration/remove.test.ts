@@ -12,16 +12,13 @@ import {
   run,
   setPullSecrets,
   withNamespace,
-  type RunResult,
+  assertOk,
 } from './harness';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const PASSWORD = 'FAKE-remove-pw';
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function assertOk(result: RunResult, what: string) {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
-}
 
 function add(name: string, namespaceArgs: string[], extra: string[] = []) {
   return run(['add', name, ...namespaceArgs, '--server', 'registry.example', '--username', 'ci', '--password-stdin', ...extra], {

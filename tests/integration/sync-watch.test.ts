@@ -34,7 +34,9 @@ import {
   waitFor,
   type PluginProcess,
   type ProcessExit,
-  type RunResult,
+  assertOk,
+  addLoginSource,
+  removeEverywhere,
 } from './harness';
 
 const REGISTRY = 'registry.example';
@@ -61,21 +63,9 @@ function assertNoPassword(text: string, what: string) {
   }
 }
 
-function assertOk(result: RunResult, what: string) {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
-}
 
-async function addSource(name: string, home: string, password = newPassword(), extra: string[] = []): Promise<V1Secret> {
-  const result = await run(['add', name, '-n', home, '--server', REGISTRY, '--username', 'ci', '--password-stdin', ...extra], {
-    stdin: `${password}\n`,
-  });
-  assertOk(result, `add ${name} -n ${home}`);
-  return (await readSecret(home, name))!;
-}
+const addSource = (name: string, home: string, password = newPassword(), extra: string[] = []) => addLoginSource(name, home, REGISTRY, password, extra);
 
-async function removeEverywhere(name: string) {
-  assertOk(await run(['remove', name, '-A']), `remove ${name} -A`);
-}
 
 const created: string[] = [];
 after(() => deleteNamespaces(created));

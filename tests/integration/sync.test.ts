@@ -24,6 +24,9 @@ import {
   type RunResult,
   holdTerminating,
   releaseTerminating,
+  assertOk,
+  addLoginSource,
+  removeEverywhere,
 } from './harness';
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -57,9 +60,6 @@ function assertNoPassword(result: RunResult, what: string) {
   }
 }
 
-function assertOk(result: RunResult, what: string) {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
-}
 
 const lines = (stdout: string) => stdout.split('\n').filter((line) => line !== '');
 
@@ -70,20 +70,8 @@ async function plugin(args: string[], what = args.join(' ')): Promise<RunResult>
   return result;
 }
 
-/** A source: `add NAME -n home` with a login (attached to `default` in home, as add does). */
-async function addSource(name: string, home: string, password = newPassword(), extra: string[] = []): Promise<V1Secret> {
-  const result = await run(['add', name, '-n', home, '--server', REGISTRY, '--username', 'ci', '--password-stdin', ...extra], {
-    stdin: `${password}\n`,
-  });
-  assertOk(result, `add ${name} -n ${home}`);
-  return (await readSecret(home, name))!;
-}
+const addSource = (name: string, home: string, password = newPassword(), extra: string[] = []) => addLoginSource(name, home, REGISTRY, password, extra);
 
-/** Undoes everything done for NAME in the cluster (sources and copies): every test ends with it. */
-async function removeEverywhere(name: string) {
-  const result = await run(['remove', name, '-A']);
-  assertOk(result, `remove ${name} -A`);
-}
 
 // Namespaces made by this file: deleted at the end (each test removes its secrets itself).
 const created: string[] = [];
