@@ -1,6 +1,6 @@
 // `kubectl pullsecret version`: the plugin's version and, unless --client, the API server's.
 import type { Argv } from 'yargs';
-import { apiCall, connect } from '../lib/connect';
+import { apiCall, connect, requestJson } from '../lib/connect';
 import { formatObject, type ObjectFormat } from '../lib/print';
 import { pluginVersion } from '../lib/version';
 import { connectOptionsFrom, withOutput, type ConnectionArgs } from './flags';
@@ -24,7 +24,7 @@ export async function handler(args: VersionArgs): Promise<void> {
   let serverVersion: { gitVersion: string } | undefined;
   if (!args.client) {
     const connection = connect(connectOptionsFrom(args));
-    serverVersion = await apiCall(connection, () => connection.version.getCode());
+    serverVersion = await apiCall(connection, () => requestJson<{ gitVersion: string }>(connection, { path: '/version' }));
   }
   if (args.output) {
     process.stdout.write(formatObject({ clientVersion, ...(serverVersion ? { serverVersion } : {}) }, args.output as ObjectFormat));

@@ -1,7 +1,8 @@
 // `add` as desired state: read what each target namespace holds (its Namespace, the named
 // secret, its ServiceAccounts) and plan the secret write and the attachments there.
-import { ApiException, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
-import { describeApiError, type Connection } from './connect';
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { coreApi } from './client';
+import { apiStatus, describeApiError, type Connection } from './connect';
 import { CliError } from './errors';
 import { listPods, listServiceAccounts, readOrUndefined } from './cluster';
 import type { DockerConfigJson } from './dockerconfig';
@@ -15,10 +16,10 @@ import type { Outcome } from './apply';
  */
 async function readNamespace(connection: Connection, name: string): Promise<V1Namespace | undefined> {
   try {
-    return await connection.core.readNamespace({ name });
+    return await coreApi(connection).readNamespace({ name });
   } catch (error) {
-    if (error instanceof ApiException && error.code === 404) return undefined;
-    if (error instanceof ApiException && error.code === 403) return { metadata: { name }, status: { phase: 'Active' } };
+    if (apiStatus(error) === 404) return undefined;
+    if (apiStatus(error) === 403) return { metadata: { name }, status: { phase: 'Active' } };
     throw describeApiError(error, connection);
   }
 }
@@ -27,7 +28,7 @@ async function readNamespaceState(connection: Connection, namespace: string, sec
   const namespaceObject = await readNamespace(connection, namespace);
   if (!namespaceObject) return { namespace, serviceAccounts: [] };
   const [secret, serviceAccounts] = await Promise.all([
-    readOrUndefined(connection, () => connection.core.readNamespacedSecret({ name: secretName, namespace })),
+    readOrUndefined(connection, () => coreApi(connection).readNamespacedSecret({ name: secretName, namespace })),
     listServiceAccounts(connection, { namespace }),
   ]);
   return { namespace, namespaceObject, ...(secret ? { secret } : {}), serviceAccounts };

@@ -4,7 +4,8 @@
 // per namespace: secrets are written (and references removed) before references are added (and
 // secrets deleted), and a phase-two change is skipped when the phase-one change it depends on
 // failed — never a ServiceAccount pointing at a secret we failed to write.
-import { ApiException, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import { coreApi } from './client';
 import {
   CONTENT_HASH_ANNOTATION,
   FIELD_MANAGER,
@@ -21,7 +22,7 @@ import {
   retrying,
   type DryRun,
 } from './cluster';
-import { describeApiError, type Connection } from './connect';
+import { apiStatus, describeApiError, type Connection } from './connect';
 import { oneLine } from './errors';
 import { changeObject, type Change } from './plan';
 
@@ -86,12 +87,12 @@ async function testPauseBeforeApply(changes: number): Promise<void> {
   await sleep(ms);
 }
 
-const isConflict = (error: unknown) => error instanceof ApiException && error.code === 409;
+const isConflict = (error: unknown) => apiStatus(error) === 409;
 
 async function waitForServiceAccount(connection: Connection, namespace: string, name: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = await readOrUndefined(connection, () => connection.core.readNamespacedServiceAccount({ name, namespace }));
+    const found = await readOrUndefined(connection, () => coreApi(connection).readNamespacedServiceAccount({ name, namespace }));
     if (found) return true;
     if (Date.now() >= deadline) return false;
     await sleep(200);
@@ -117,7 +118,7 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
       if (!write) return { result: 'created', detail: registriesDetail(change.registries), after: change.secret };
       try {
         const after = await retrying(() =>
-          connection.core.createNamespacedSecret({ namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER, ...dry }),
+          coreApi(connection).createNamespacedSecret({ namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER, ...dry }),
         );
         return { result: 'created', detail: registriesDetail(change.registries), after };
       } catch (error) {
@@ -137,7 +138,7 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
         // The body carries the resourceVersion we planned from: a concurrent edit makes this a 409.
         // A repeat after a lost answer fails its resourceVersion precondition: reported, never doubled.
         const after = await retrying(() =>
-          connection.core.replaceNamespacedSecret({
+          coreApi(connection).replaceNamespacedSecret({
             name: change.name, namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER, ...dry,
           }),
         );
@@ -151,7 +152,7 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
     case 'replace-secret': {
       if (!write) return { result: 'replaced', after: change.secret };
       try {
-        await connection.core.deleteNamespacedSecret({
+        await coreApi(connection).deleteNamespacedSecret({
           name: change.name, namespace: change.namespace, body: guardedDeleteOptions(change.resourceVersion, dryRun),
         });
       } catch (error) {
@@ -159,14 +160,14 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
         if (!isNotFound(error)) throw error;
       }
       if (dryRun === 'server') return { result: 'replaced', after: change.secret };
-      const after = await connection.core.createNamespacedSecret({ namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER });
+      const after = await coreApi(connection).createNamespacedSecret({ namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER });
       return { result: 'replaced', after };
     }
     case 'delete-secret': {
       if (!write) return { result: 'deleted' };
       try {
         await retrying(() =>
-          connection.core.deleteNamespacedSecret({
+          coreApi(connection).deleteNamespacedSecret({
             name: change.name, namespace: change.namespace, body: guardedDeleteOptions(change.resourceVersion, dryRun),
           }),
         );

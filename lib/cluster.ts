@@ -3,18 +3,9 @@
 // to ServiceAccounts. imagePullSecrets has no merge key, so a strategic-merge patch would replace
 // the whole list: every edit here is a JSON patch guarded by a resourceVersion `test`, retried
 // after a fresh read when someone else wrote first.
-import {
-  ApiException,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1DeleteOptions,
-  type V1Namespace,
-  type V1Pod,
-  type V1Secret,
-  type V1ServiceAccount,
-} from '@kubernetes/client-node';
+import type { V1DeleteOptions, V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE } from './dockerconfig';
-import { apiCall, describeApiError, getJson, type Connection } from './connect';
+import { apiCall, apiStatus, describeApiError, requestJson, type Connection } from './connect';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'kubectl-pullsecret';
@@ -62,7 +53,7 @@ export function resourcePath(resource: ListedResource, namespace?: string): stri
 
 /**
  * A complete LIST, following limit/continue, each page retried on transient errors; also the
- * list's resourceVersion, from which a WATCH can start. Plain JSON (see getJson): the objects
+ * list's resourceVersion, from which a WATCH can start. Plain JSON (see requestJson): the objects
  * have the API's own field names, with timestamps as strings.
  */
 export async function listWithVersion<T>(
@@ -76,11 +67,9 @@ export async function listWithVersion<T>(
   do {
     const page = await apiCall(connection, () =>
       retrying(() =>
-        getJson<ListPage<T>>(connection, resourcePath(resource, options.namespace), {
-          limit: PAGE_SIZE,
-          continue: next,
-          labelSelector: options.labelSelector,
-          fieldSelector: options.fieldSelector,
+        requestJson<ListPage<T>>(connection, {
+          path: resourcePath(resource, options.namespace),
+          query: { limit: PAGE_SIZE, continue: next, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
         }),
       ),
     );
@@ -118,7 +107,8 @@ const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIME
 
 /** Throttling, a server error, or a dropped connection: worth trying again shortly. */
 export function isTransient(error: unknown): boolean {
-  if (error instanceof ApiException) return TRANSIENT_STATUS.has(error.code);
+  const status = apiStatus(error);
+  if (status !== undefined) return TRANSIENT_STATUS.has(status);
   const code = (error as { code?: string } | undefined)?.code;
   return code !== undefined && TRANSIENT_NETWORK.has(code);
 }
@@ -150,7 +140,7 @@ export async function retrying<T>(call: () => Promise<T>, attempts = 5): Promise
 }
 
 export function isNotFound(error: unknown): boolean {
-  return error instanceof ApiException && error.code === 404;
+  return apiStatus(error) === 404;
 }
 
 /** GET that answers undefined for 404 instead of failing. */
@@ -209,7 +199,8 @@ export interface JsonPatchOp {
  * race is decided after the next read: a resourceVersion that did not move means it was not.
  */
 function mayHaveLostRace(error: unknown): boolean {
-  return error instanceof ApiException && (error.code === 409 || error.code === 422);
+  const status = apiStatus(error);
+  return status === 409 || status === 422;
 }
 
 export type ServiceAccountEdit = (current: V1ServiceAccount) => JsonPatchOp[] | undefined;
@@ -252,10 +243,13 @@ export async function editServiceAccount(
     try {
       // Retried as is on transient failures: the resourceVersion test makes a repeat harmless.
       const patched = await retrying(() =>
-        connection.core.patchNamespacedServiceAccount(
-          { name, namespace, body: guarded, fieldManager: FIELD_MANAGER, ...dryRunParam(dryRun) },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        ),
+        requestJson<V1ServiceAccount>(connection, {
+          method: 'PATCH',
+          path: `${resourcePath('serviceaccounts', namespace)}/${encodeURIComponent(name)}`,
+          query: { fieldManager: FIELD_MANAGER, ...dryRunParam(dryRun) },
+          body: guarded,
+          contentType: 'application/json-patch+json',
+        }),
       );
       return { changed: true, serviceAccount: patched };
     } catch (error) {

@@ -1,36 +1,30 @@
-// The connection to the API server: kubeconfig resolution (lib/kubeconfig), API clients that
+// The connection to the API server: kubeconfig resolution (lib/kubeconfig), the requests that
 // honour --request-timeout, and the translation of every client error into one line that says
 // what the user can do about it.
+//
+// Nothing here loads @kubernetes/client-node: its import alone (every model and API class) costs
+// more than the rest of `list`'s start together. The reads every verb starts from are plain JSON
+// requests made here with the kubeconfig's static credentials; client-node is loaded (lib/client)
+// only for the generated clients that write, and for the credentials that need its code: an
+// exec plugin, an auth-provider, a proxy-url.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import {
-  ApiException,
-  CoreV1Api,
-  ServerConfiguration,
-  VersionApi,
-  createConfiguration,
-  type KubeConfig,
-  type RequestContext,
-  type ResponseContext,
-} from '@kubernetes/client-node';
 import { CliError, ExitCode, UsageError, oneLine } from './errors';
 import { validateNamespaceName } from './names';
-import { resolveConfig, type ConnectionFlags, type ResolveEnvironment, type ResolvedConfig } from './kubeconfig';
+import { TOKEN_FILE_PROVIDER, resolveConfig, type ConnectionFlags, type ResolveEnvironment, type ResolvedConfig } from './kubeconfig';
 
 export interface ConnectOptions extends ConnectionFlags {
   /** kubectl's --request-timeout: "0" (none), "30", "30s", "2m", "1h". */
   requestTimeout?: string;
 }
 
-/** The resolved configuration and the API clients built from it. */
+/** The resolved configuration and the per-request settings; lib/client adds the generated clients. */
 export interface Connection {
   config: ResolvedConfig;
   namespace: string;
   requestTimeoutMs: number | undefined;
-  core: CoreV1Api;
-  version: VersionApi;
 }
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -60,11 +54,12 @@ function sameTlsOptions(a: https.AgentOptions, b: https.AgentOptions): boolean {
 }
 
 /**
- * client-node builds a new https.Agent for every request, so every request pays a TLS handshake.
- * Swap it for one keep-alive agent with the same TLS options (a new one if they change, e.g.
- * when an exec plugin hands out a new client certificate); proxy agents are left alone.
+ * One keep-alive agent for a set of TLS options (a new one if they change, e.g. when an exec
+ * plugin hands out a new client certificate), so requests share connections instead of each
+ * paying a TLS handshake. client-node builds a new https.Agent for every request; `replace`
+ * swaps such an agent for the shared one and leaves proxy agents alone.
  */
-function keepAliveAgents() {
+export function keepAliveAgents() {
   let shared: { options: https.AgentOptions; agent: https.Agent } | undefined;
   const forOptions = (options: https.AgentOptions): https.Agent => {
     if (!shared || !sameTlsOptions(shared.options, options)) {
@@ -83,29 +78,7 @@ function keepAliveAgents() {
   };
 }
 
-export function makeClient<T>(kubeConfig: KubeConfig, api: new (config: ReturnType<typeof createConfiguration>) => T, timeoutMs?: number): T {
-  const cluster = kubeConfig.getCurrentCluster()!;
-  const agents = keepAliveAgents();
-  const timeout = {
-    pre: async (context: RequestContext) => {
-      // Each request gets its own deadline, so a slow or silent server fails within the timeout.
-      if (timeoutMs !== undefined) context.setSignal(AbortSignal.timeout(timeoutMs));
-      const agent = agents.replace(context.getAgent());
-      if (agent) context.setAgent(agent);
-      return context;
-    },
-    post: async (response: ResponseContext) => response,
-  };
-  return new api(
-    createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server.replace(/\/+$/, ''), {}),
-      authMethods: { default: kubeConfig },
-      promiseMiddleware: [timeout],
-    }),
-  );
-}
-
-/** Resolves the configuration like kubectl and builds the API clients; sends no request. */
+/** Resolves the configuration like kubectl; sends no request. */
 export function connect(options: ConnectOptions, environment?: ResolveEnvironment): Connection {
   const requestTimeoutMs = parseRequestTimeout(options.requestTimeout);
   const config = resolveConfig(options, environment);
@@ -114,43 +87,117 @@ export function connect(options: ConnectOptions, environment?: ResolveEnvironmen
   if (!/^https?:\/\//.test(config.server)) {
     throw new UsageError(`cluster server "${config.server}" in context "${config.contextName}" is not an http(s) URL`);
   }
-  return {
-    config,
-    namespace: config.namespace,
-    requestTimeoutMs,
-    core: makeClient(config.kubeConfig, CoreV1Api, requestTimeoutMs),
-    version: makeClient(config.kubeConfig, VersionApi, requestTimeoutMs),
-  };
+  return { config, namespace: config.namespace, requestTimeoutMs };
 }
 
-const rawAgents = new WeakMap<ResolvedConfig, ReturnType<typeof keepAliveAgents>>();
+/** Whether the user's credentials need client-node's code (anything but certificates, tokens and basic auth). */
+function needsClientNode({ cluster, user }: ResolvedConfig): boolean {
+  return Boolean(user.exec || (user.authProvider && user.authProvider.name !== TOKEN_FILE_PROVIDER) || cluster.proxyUrl);
+}
+
+const fileOrData = (file: string | undefined, data: string | undefined): Buffer | undefined =>
+  file ? readFileSync(file) : data ? Buffer.from(data, 'base64') : undefined;
 
 /**
- * A GET answered with plain JSON.parse. The generated client runs every object of a response
- * through its model deserializer, which costs more than the request itself for LISTs of
- * thousands of objects; the wide reads use this instead. Errors are ApiExceptions, like the
- * generated client's, so describeApiError reads them the same way.
+ * The TLS material and credentials of a request, as client-node's applyToHTTPSOptions gives them
+ * (that is what the generated clients send): CA, client certificate and key, server name,
+ * insecure-skip-tls-verify, bearer token (re-read from a token file each time: projected tokens
+ * rotate), basic auth and impersonation.
  */
-export async function getJson<T>(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
-  const { kubeConfig, server } = connection.config;
+function staticRequestOptions({ cluster, user }: ResolvedConfig): https.RequestOptions {
+  const options: https.RequestOptions & { headers: Record<string, string> } = { headers: {} };
+  if (cluster.skipTLSVerify) options.rejectUnauthorized = false;
+  if (cluster.tlsServerName) options.servername = cluster.tlsServerName;
+  const ca = fileOrData(cluster.caFile, cluster.caData);
+  if (ca) options.ca = ca;
+  const cert = fileOrData(user.certFile, user.certData);
+  if (cert) options.cert = cert;
+  const key = fileOrData(user.keyFile, user.keyData);
+  if (key) options.key = key;
+  if (user.impersonateUser) options.headers['Impersonate-User'] = user.impersonateUser;
+  const tokenFile = user.authProvider?.name === TOKEN_FILE_PROVIDER ? (user.authProvider.config?.tokenFile as string | undefined) : undefined;
+  const token = tokenFile ? readFileSync(tokenFile, 'utf8').trim() : user.token;
+  if (token) options.headers.Authorization = `Bearer ${token}`;
+  if (user.username) options.auth = `${user.username}:${user.password ?? ''}`;
+  return options;
+}
+
+const sharedAgents = new WeakMap<ResolvedConfig, ReturnType<typeof keepAliveAgents>>();
+
+/** The options of one request to the API server, with the shared keep-alive agent where it applies. */
+async function requestOptions(config: ResolvedConfig): Promise<https.RequestOptions> {
+  let agents = sharedAgents.get(config);
+  if (!agents) sharedAgents.set(config, (agents = keepAliveAgents()));
+  if (!needsClientNode(config)) {
+    const options = staticRequestOptions(config);
+    if (config.server.startsWith('https:')) options.agent = agents.forOptions(options as https.AgentOptions);
+    return options;
+  }
   const options: https.RequestOptions = {};
-  await kubeConfig.applyToHTTPSOptions(options);
-  const url = new URL(server.replace(/\/+$/, '') + path);
-  for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
-  let agents = rawAgents.get(connection.config);
-  if (!agents) rawAgents.set(connection.config, (agents = keepAliveAgents()));
-  // applyToHTTPSOptions made an agent for this request (a proxy agent for a proxy-url): a plain
-  // HTTPS one is swapped for the shared keep-alive agent, anything else is used as it is.
-  const agent = agents.replace(options.agent) ?? options.agent;
+  await (await import('./client')).kubeConfigOf(config).applyToHTTPSOptions(options);
+  // client-node made an agent for this request (a proxy agent for a proxy-url): a plain HTTPS
+  // one is swapped for the shared keep-alive agent, anything else is used as it is.
+  options.agent = agents.replace(options.agent) ?? options.agent;
+  return options;
+}
+
+/**
+ * A failed API request: its HTTP status and the body (a Kubernetes Status, usually). Shaped like
+ * the generated client's ApiException (numeric `code`, `body`), so one check reads both.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: string,
+    readonly headers: Record<string, string | string[] | undefined> = {},
+  ) {
+    super(`HTTP ${code}`);
+    this.name = 'ApiError';
+  }
+}
+
+/** The HTTP status of a request that the API server answered with an error; undefined for anything else. */
+export function apiStatus(error: unknown): number | undefined {
+  if (!(error instanceof Error)) return undefined;
+  // ApiError, or client-node's ApiException (whose `body` is undefined for statuses it has no
+  // model for, such as 401); system errors carry string codes and no body.
+  const { code } = error as { code?: unknown };
+  return typeof code === 'number' && 'body' in error ? code : undefined;
+}
+
+export interface JsonRequest {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  /** Of the body: a JSON patch, a merge patch; application/json otherwise. */
+  contentType?: string;
+}
+
+/**
+ * One API request answered with plain JSON.parse. The generated client runs every object of a
+ * response through its model deserializer, which costs more than the request itself for LISTs
+ * of thousands of objects, and needs client-node loaded; the reads, and the guarded
+ * ServiceAccount patches, use this. Failures are ApiErrors (see describeApiError).
+ */
+export async function requestJson<T>(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest): Promise<T> {
+  const { config } = connection;
+  const options = await requestOptions(config);
+  const url = new URL(config.server.replace(/\/+$/, '') + request.path);
+  for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+  const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise<T>((resolve, reject) => {
-    const request = transport.request(
+    const outgoing = transport.request(
       url,
       {
         ...options,
-        agent,
-        method: 'GET',
-        headers: { ...options.headers, Accept: 'application/json' },
+        method: request.method ?? 'GET',
+        headers: {
+          ...options.headers,
+          Accept: 'application/json',
+          ...(payload ? { 'Content-Type': request.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
+        },
         ...(connection.requestTimeoutMs !== undefined ? { signal: AbortSignal.timeout(connection.requestTimeoutMs) } : {}),
       },
       (response) => {
@@ -161,7 +208,7 @@ export async function getJson<T>(connection: Pick<Connection, 'config' | 'reques
           const body = Buffer.concat(chunks).toString('utf8');
           const status = response.statusCode ?? 0;
           if (status < 200 || status > 299) {
-            reject(new ApiException(status, response.statusMessage ?? '', body, response.headers as Record<string, string>));
+            reject(new ApiError(status, body, response.headers));
             return;
           }
           try {
@@ -172,8 +219,8 @@ export async function getJson<T>(connection: Pick<Connection, 'config' | 'reques
         });
       },
     );
-    request.on('error', reject);
-    request.end();
+    outgoing.on('error', reject);
+    outgoing.end(payload);
   });
 }
 
@@ -224,11 +271,10 @@ const tlsCodes = new Set([
 ]);
 
 /** Why the kubeconfig's client certificate cannot work (expired, not yet valid), if that is why; never its content. */
-function clientCertificateProblem(config: Pick<ResolvedConfig, 'kubeConfig'>, now = new Date()): string | undefined {
-  const user = config.kubeConfig.getCurrentUser();
+function clientCertificateProblem({ user }: Pick<ResolvedConfig, 'user'>, now = new Date()): string | undefined {
   try {
-    const pem = user?.certData ? Buffer.from(user.certData, 'base64') : user?.certFile ? readFileSync(user.certFile) : undefined;
-    if (!user || !pem) return undefined;
+    const pem = user.certData ? Buffer.from(user.certData, 'base64') : user.certFile ? readFileSync(user.certFile) : undefined;
+    if (!pem) return undefined;
     const certificate = new X509Certificate(pem);
     const [validFrom, validTo] = [new Date(certificate.validFrom), new Date(certificate.validTo)];
     if (validTo < now) return `the client certificate of user "${user.name}" expired on ${validTo.toISOString()}`;
@@ -247,14 +293,15 @@ export function describeApiError(error: unknown, connection: Pick<Connection, 'c
   if (error instanceof CliError) return error;
   const server = connection.config.server;
   const context = connection.config.contextName;
-  if (error instanceof ApiException) {
-    const status = parseStatus(error.body);
-    const message = oneLine(status?.message ?? `HTTP ${error.code}`);
-    if (error.code === 401) {
+  const code = apiStatus(error);
+  if (code !== undefined) {
+    const status = parseStatus((error as ApiError).body);
+    const message = oneLine(status?.message ?? `HTTP ${code}`);
+    if (code === 401) {
       const why = clientCertificateProblem(connection.config) ?? 'they may be expired, revoked or issued by another CA';
       return new CliError(`unauthorized: the API server at ${server} did not accept the credentials of context "${context}" (${why}): renew them or log in again`);
     }
-    if (error.code === 403) {
+    if (code === 403) {
       const hint = canIHint(message);
       return new CliError(`forbidden: ${message}${hint ? ` (check with: ${hint})` : ''}`);
     }
@@ -265,16 +312,16 @@ export function describeApiError(error: unknown, connection: Pick<Connection, 'c
     const seconds = (connection.requestTimeoutMs ?? 0) / 1000;
     return new CliError(`the API server at ${server} did not answer within ${seconds}s (--request-timeout)`, ExitCode.failed, error);
   }
-  const code = err?.code ?? err?.errno;
-  if (code && networkReasons[code]) {
-    return new CliError(`cannot reach the API server at ${server} (context "${context}"): ${networkReasons[code]}`, ExitCode.failed, error);
+  const systemCode = err?.code ?? err?.errno;
+  if (systemCode && networkReasons[systemCode]) {
+    return new CliError(`cannot reach the API server at ${server} (context "${context}"): ${networkReasons[systemCode]}`, ExitCode.failed, error);
   }
-  if (code && tlsCodes.has(code)) {
+  if (systemCode && tlsCodes.has(systemCode)) {
     return new CliError(
       `TLS verification of the API server at ${server} failed (${oneLine(err.message).replace(/^.*reason: /, '')}): check certificate-authority in context "${context}"`,
     );
   }
-  const execProblem = execPluginProblem(error, connection.config, code);
+  const execProblem = execPluginProblem(error, connection.config, systemCode);
   if (execProblem) return execProblem;
   return new CliError(`request to the API server at ${server} failed: ${oneLine(error)}`);
 }
@@ -284,10 +331,10 @@ export function describeApiError(error: unknown, connection: Pick<Connection, 'c
  * stderr, its spawn error, or JSON.parse's error, which quotes what the plugin printed: a token,
  * maybe — so that one is never repeated).
  */
-function execPluginProblem(error: unknown, config: Pick<ResolvedConfig, 'kubeConfig' | 'contextName'>, code: string | undefined): CliError | undefined {
-  const user = config.kubeConfig.getCurrentUser();
-  const command = user?.exec?.command;
-  if (!user || typeof command !== 'string' || !(error instanceof Error)) return undefined;
+function execPluginProblem(error: unknown, config: Pick<ResolvedConfig, 'user' | 'contextName'>, code: string | undefined): CliError | undefined {
+  const { user } = config;
+  const command = user.exec?.command;
+  if (typeof command !== 'string' || !(error instanceof Error)) return undefined;
   const subject = `the exec credential plugin "${command}" of user "${user.name}" (context "${config.contextName}")`;
   if (error instanceof SyntaxError) {
     return new CliError(`${subject} printed something that is not ExecCredential JSON; run it by hand to see what it prints`);

@@ -12,6 +12,7 @@ import {
   serializeDockerConfig,
   type DockerConfigJson,
 } from './dockerconfig';
+import { coreApi } from './client';
 import type { Connection } from './connect';
 import { readOrUndefined } from './cluster';
 import { CliError, UsageError } from './errors';
@@ -66,7 +67,7 @@ export async function loadCredentials(source: CredentialSource, connection: Conn
     }
     case 'secret': {
       const { namespace, name } = source;
-      const secret = await readOrUndefined(connection, () => connection.core.readNamespacedSecret({ name, namespace }));
+      const secret = await readOrUndefined(connection, () => coreApi(connection).readNamespacedSecret({ name, namespace }));
       if (!secret) throw new UsageError(`secret "${name}" not found in namespace "${namespace}" (from --from-secret)`);
       const inspection = inspectPullSecret(secret.type, secret.data);
       if (inspection.status !== 'ok') {

@@ -17,7 +17,8 @@ import {
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { isManaged, listPods, listPullSecrets, listServiceAccounts, readOrUndefined, type Scope } from './cluster';
-import { apiCall, makeClient, type Connection } from './connect';
+import { coreApi, makeClient } from './client';
+import { apiCall, type Connection } from './connect';
 import { decodeAuthField, inspectPullSecret, parsePullSecretData } from './dockerconfig';
 import { CliError, UsageError, oneLine } from './errors';
 import { matchingKeys, normalizeImage, normalizeRegistryKey, shortLivedTokenRegistry, type ImageReference } from './registry';
@@ -745,7 +746,7 @@ async function readSubjects(connection: Connection, { target, scope, image }: Do
   const namespace = (scope as { namespace: string }).namespace;
   const notFound = () => new CliError(`${target.kind}s "${target.name}" not found in namespace "${namespace}"`);
   if (target.kind === 'pod') {
-    const pod = await readOrUndefined(connection, () => connection.core.readNamespacedPod({ name: target.name, namespace }));
+    const pod = await readOrUndefined(connection, () => coreApi(connection).readNamespacedPod({ name: target.name, namespace }));
     if (!pod) throw notFound();
     return [podSubject(pod)];
   }
@@ -755,7 +756,7 @@ async function readSubjects(connection: Connection, { target, scope, image }: Do
   // The pods it already has: their lists were fixed when they were created.
   const selector = labelSelectorString(workload.spec?.selector);
   if (selector !== undefined) {
-    const pods = await apiCall(connection, () => connection.core.listNamespacedPod({ namespace, labelSelector: selector }));
+    const pods = await apiCall(connection, () => coreApi(connection).listNamespacedPod({ namespace, labelSelector: selector }));
     subjects.push(...pods.items.filter((pod) => ownedBy(pod, target.kind as WorkloadKind, target.name)).map(podSubject).sort(bySubject));
   }
   return subjects;
@@ -764,7 +765,7 @@ async function readSubjects(connection: Connection, { target, scope, image }: Do
 const bySubject = (a: Subject, b: Subject) => a.namespace.localeCompare(b.namespace) || a.object.localeCompare(b.object);
 
 function readWorkload(connection: Connection, kind: WorkloadKind, name: string, namespace: string): Promise<WorkloadObject | undefined> {
-  const client = <T>(api: Parameters<typeof makeClient<T>>[1]) => makeClient(connection.config.kubeConfig, api, connection.requestTimeoutMs);
+  const client = <T>(api: Parameters<typeof makeClient<T>>[1]) => makeClient(connection, api);
   switch (kind) {
     case 'deployment':
       return readOrUndefined(connection, () => client(AppsV1Api).readNamespacedDeployment({ name, namespace }));

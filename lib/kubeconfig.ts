@@ -1,12 +1,15 @@
 // Kubeconfig resolution with kubectl's rules. client-node's loadFromDefault differs from kubectl
 // on every point that matters here (the last current-context wins, duplicate names throw, a
 // missing file throws, and with no config it silently talks to localhost:8080), so the files are
-// merged here and only the result is handed to the client.
+// read and merged here. The entries keep client-node's shapes, so lib/client can hand the result
+// to the generated client; but nothing here loads client-node, whose import alone costs tens of
+// milliseconds at every start of a command that only reads (see lib/connect).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
+import type { Cluster, Context, User } from '@kubernetes/client-node';
+import { load as loadYaml } from 'js-yaml';
 import { CliError, UsageError, oneLine } from './errors';
 
 /** The kubectl connection flags, as the user gave them. */
@@ -25,8 +28,10 @@ export type ConfigSource =
   | { kind: 'in-cluster' };
 
 export interface ResolvedConfig {
-  /** A KubeConfig holding exactly the selected context as its current one. */
-  kubeConfig: KubeConfig;
+  /** The selected cluster, with file paths made absolute. */
+  cluster: Cluster;
+  /** The selected user (`anonymous`, with no credentials, when the context names none). */
+  user: User;
   contextName: string;
   /** The namespace to work in: -n, else the context's, else `default`. */
   namespace: string;
@@ -79,21 +84,69 @@ export function kubeconfigFiles(flags: ConnectionFlags, environment: ResolveEnvi
   return existsSync(home) ? [home] : [];
 }
 
+type Entry = Record<string, unknown> | undefined;
+const entries = (value: unknown): Entry[] => (Array.isArray(value) ? value : []);
+/** A string field; YAML reads an unquoted `password: 1234` as a number, kubectl as the string. */
+const text = (value: unknown): string | undefined =>
+  (typeof value === 'string' || typeof value === 'number') && value !== '' ? String(value) : undefined;
+
+/**
+ * One kubeconfig file's entries, checked as client-node checks them (the same messages), with
+ * certificate, key and token-file paths made relative to the file that names them.
+ */
+export function parseKubeconfig(content: string, directory: string): MergedConfig {
+  // An empty file is an empty config to kubectl.
+  const document = (content.trim() === '' ? {} : loadYaml(content)) as Record<string, unknown> | null;
+  if (typeof document !== 'object' || document === null) throw new Error('not a kubeconfig (expected a YAML mapping)');
+  const absolute = (file: unknown) => (text(file) ? path.resolve(directory, file as string) : undefined);
+  const clusters = entries(document.clusters).map((entry, i): Cluster => {
+    if (!entry?.name) throw new Error(`clusters[${i}].name is missing`);
+    const cluster = entry.cluster as Entry;
+    if (!cluster) throw new Error(`clusters[${i}].cluster is missing`);
+    if (!cluster.server) throw new Error(`clusters[${i}].cluster.server is missing`);
+    return {
+      name: String(entry.name),
+      server: String(cluster.server).replace(/\/$/, ''),
+      caData: text(cluster['certificate-authority-data']),
+      caFile: absolute(cluster['certificate-authority']),
+      skipTLSVerify: cluster['insecure-skip-tls-verify'] === true,
+      tlsServerName: text(cluster['tls-server-name']),
+      proxyUrl: text(cluster['proxy-url']),
+    };
+  });
+  const users = entries(document.users).map((entry, i): User => {
+    if (!entry?.name) throw new Error(`users[${i}].name is missing`);
+    const user = (entry.user ?? {}) as Record<string, unknown>;
+    const tokenFile = absolute(user['token-file']);
+    return {
+      name: String(entry.name),
+      certData: text(user['client-certificate-data']),
+      certFile: absolute(user['client-certificate']),
+      keyData: text(user['client-key-data']),
+      keyFile: absolute(user['client-key']),
+      // As client-node does, a token file is read when the kubeconfig is loaded; trimmed, as kubectl does.
+      token: text(user.token) ?? (tokenFile ? readFileSync(tokenFile, 'utf8').trim() : undefined),
+      username: text(user.username),
+      password: text(user.password),
+      impersonateUser: text(user.as),
+      exec: user.exec ?? undefined,
+      authProvider: user['auth-provider'] ?? undefined,
+    } as User;
+  });
+  const contexts = entries(document.contexts).map((entry, i): Context => {
+    if (!entry?.name) throw new Error(`contexts[${i}].name is missing`);
+    const context = entry.context as Entry;
+    if (!context) throw new Error(`contexts[${i}].context is missing`);
+    if (!context.cluster) throw new Error(`contexts[${i}].context.cluster is missing`);
+    return { name: String(entry.name), cluster: String(context.cluster), user: text(context.user) ?? '', namespace: text(context.namespace) };
+  });
+  return { clusters, users, contexts, currentContext: text(document['current-context']) ?? '' };
+}
+
 function loadFile(file: string): MergedConfig {
   try {
     if (statSync(file).isDirectory()) throw new Error('is a directory');
-    const text = readFileSync(file, 'utf8');
-    const kc = new KubeConfig();
-    // An empty file is an empty config to kubectl.
-    if (text.trim() !== '') kc.loadFromString(text);
-    // Relative certificate and key paths are relative to the file that names them.
-    kc.makePathsAbsolute(path.dirname(path.resolve(file)));
-    return {
-      clusters: kc.clusters,
-      users: kc.users,
-      contexts: kc.contexts,
-      currentContext: kc.currentContext ?? '',
-    };
+    return parseKubeconfig(readFileSync(file, 'utf8'), path.dirname(path.resolve(file)));
   } catch (error) {
     throw new UsageError(`cannot load kubeconfig "${file}": ${oneLine(error)}`);
   }
@@ -115,18 +168,19 @@ export function mergeKubeconfigs(files: string[]): MergedConfig {
   return merged;
 }
 
-function inClusterConfig(environment: ResolveEnvironment): KubeConfig | undefined {
+/** The name of client-node's auth provider that re-reads a (rotated, projected) token file. */
+export const TOKEN_FILE_PROVIDER = 'tokenFile';
+
+function inClusterConfig(environment: ResolveEnvironment): { cluster: Cluster; user: User } | undefined {
   const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } = environment.env;
   const tokenFile = path.join(environment.serviceAccountDir, 'token');
   if (!host || !port || !existsSync(tokenFile)) return undefined;
   // Like client-node's loadFromCluster, but from the environment we were given (testable).
   const server = `https://${isIPv6(host) ? `[${host}]` : host}:${port}`;
-  const kc = new KubeConfig();
-  kc.loadFromClusterAndUser(
-    { name: 'in-cluster', server, caFile: path.join(environment.serviceAccountDir, 'ca.crt'), skipTLSVerify: false },
-    { name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile } } },
-  );
-  return kc;
+  return {
+    cluster: { name: 'in-cluster', server, caFile: path.join(environment.serviceAccountDir, 'ca.crt'), skipTLSVerify: false },
+    user: { name: 'in-cluster', authProvider: { name: TOKEN_FILE_PROVIDER, config: { tokenFile } } },
+  };
 }
 
 function readInClusterNamespace(environment: ResolveEnvironment): string {
@@ -155,11 +209,11 @@ export function resolveConfig(
     if (flags.context || flags.cluster || flags.user) {
       throw new UsageError('--context, --cluster and --user need a kubeconfig; none was found (running in-cluster)');
     }
-    const cluster = inCluster.getCurrentCluster()!;
-    if (flags.insecureSkipTlsVerify) inCluster.clusters = [{ ...cluster, skipTLSVerify: true }];
+    const { cluster, user } = inCluster;
     return {
-      kubeConfig: inCluster,
-      contextName: inCluster.currentContext,
+      cluster: flags.insecureSkipTlsVerify ? { ...cluster, skipTLSVerify: true } : cluster,
+      user,
+      contextName: 'in-cluster',
       namespace: flags.namespace ?? readInClusterNamespace(environment),
       namespaceFromFlag: flags.namespace !== undefined,
       server: cluster.server,
@@ -199,22 +253,10 @@ export function resolveConfig(
     user = found;
   }
 
-  const effective: Context = {
-    name: contextName || 'command-line',
-    cluster: cluster.name,
-    user: user.name,
-    ...(context?.namespace ? { namespace: context.namespace } : {}),
-  };
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [flags.insecureSkipTlsVerify ? { ...cluster, skipTLSVerify: true } : cluster],
-    users: [user],
-    contexts: [effective],
-    currentContext: effective.name,
-  });
   return {
-    kubeConfig,
-    contextName: effective.name,
+    cluster: flags.insecureSkipTlsVerify ? { ...cluster, skipTLSVerify: true } : cluster,
+    user,
+    contextName: contextName || 'command-line',
     namespace: flags.namespace ?? (context?.namespace || 'default'),
     namespaceFromFlag: flags.namespace !== undefined,
     server: cluster.server,

@@ -1,7 +1,7 @@
 // Everything the plugin prints goes through here: kubectl-style tables and -o json|yaml|name.
 // Objects that may hold credentials are redacted by their owners before they get here, except
 // where the user explicitly asked for a manifest.
-import { dumpYaml } from '@kubernetes/client-node';
+import { dump as dumpYaml } from 'js-yaml';
 
 export type ObjectFormat = 'json' | 'yaml';
 

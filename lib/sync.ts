@@ -13,6 +13,7 @@ import {
   listServiceAccounts,
   retrying,
 } from './cluster';
+import { coreApi } from './client';
 import { describeApiError, type Connection } from './connect';
 import { DOCKERCONFIGJSON_KEY, contentHash } from './dockerconfig';
 import { UsageError } from './errors';
@@ -319,7 +320,7 @@ export async function restartStuckPods(connection: Connection, stuck: StuckPod[]
       continue;
     }
     try {
-      await retrying(() => connection.core.deleteNamespacedPod({ name, namespace }));
+      await retrying(() => coreApi(connection).deleteNamespacedPod({ name, namespace }));
       lines.push(`pod/${name} deleted: its ${owner.kind} re-creates it with the pull secret (namespace ${namespace})`);
     } catch (error) {
       lines.push(`pod/${name} failed: ${describeApiError(error, connection).message} (namespace ${namespace})`);

@@ -7,6 +7,7 @@
 import { Watch, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { applyChanges, type Outcome } from './apply';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, findNamespace, isManaged, listWithVersion, resourcePath, type ListedResource } from './cluster';
+import { kubeConfigOf } from './client';
 import { describeApiError, type Connection } from './connect';
 import { CliError, oneLine } from './errors';
 import { formatOutcome } from './print';
@@ -98,7 +99,7 @@ class Reflector<T extends KubernetesObject> {
   private async watch(): Promise<void> {
     if (this.stopped) return;
     let gone = false;
-    const watch = new Watch(this.connection.config.kubeConfig);
+    const watch = new Watch(kubeConfigOf(this.connection.config));
     this.watcher = await watch.watch(
       resourcePath(this.resource),
       { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.labelSelector },

@@ -11,7 +11,8 @@ import https from 'node:https';
 import { AdmissionregistrationV1Api, type V1MutatingWebhookConfiguration, type V1Namespace, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, FIELD_MANAGER, findSecret, isManaged, isNotFound, retrying, type JsonPatchOp } from './cluster';
 import { expiresAt, generateCa, issueServingCertificate, needsRenewal, type KeyAndCertificate } from './certs';
-import { apiCall, describeApiError, makeClient, type Connection } from './connect';
+import { coreApi, makeClient } from './client';
+import { apiCall, describeApiError, type Connection } from './connect';
 import { CliError, oneLine } from './errors';
 import { matchingKeys } from './registry';
 import { registriesOf, type SyncRequest } from './sync';
@@ -173,8 +174,8 @@ export async function ensureCertificates(connection: Connection, options: Webhoo
   await apiCall(connection, () =>
     retrying(() =>
       existing
-        ? connection.core.replaceNamespacedSecret({ name: WEBHOOK_TLS_SECRET, namespace: options.namespace, body, fieldManager: FIELD_MANAGER })
-        : connection.core.createNamespacedSecret({ namespace: options.namespace, body, fieldManager: FIELD_MANAGER }),
+        ? coreApi(connection).replaceNamespacedSecret({ name: WEBHOOK_TLS_SECRET, namespace: options.namespace, body, fieldManager: FIELD_MANAGER })
+        : coreApi(connection).createNamespacedSecret({ namespace: options.namespace, body, fieldManager: FIELD_MANAGER }),
     ),
   );
   return { ca, serving };
@@ -224,7 +225,7 @@ export function webhookConfiguration(options: WebhookOptions, caBundle: string |
 }
 
 export function admissionClient(connection: Connection): AdmissionregistrationV1Api {
-  return makeClient(connection.config.kubeConfig, AdmissionregistrationV1Api, connection.requestTimeoutMs);
+  return makeClient(connection, AdmissionregistrationV1Api);
 }
 
 /** Creates or updates our webhook configuration; a foreign one of that name is left alone. */

@@ -141,7 +141,7 @@ describe('context, cluster, user and namespace selection', () => {
   test('--context selects another context', () => {
     const resolved = resolveConfig({ context: 'ctx-b' }, environment(KUBECONFIG(a, b)));
     assert.equal(resolved.contextName, 'ctx-b');
-    assert.equal(resolved.kubeConfig.getCurrentUser()?.name, 'bob');
+    assert.equal(resolved.user.name, 'bob');
   });
 
   test('an unknown --context is a usage error listing the known ones', () => {
@@ -155,7 +155,7 @@ describe('context, cluster, user and namespace selection', () => {
   test('--cluster and --user override the context', () => {
     const resolved = resolveConfig({ cluster: 'only-b', user: 'bob' }, environment(KUBECONFIG(a, b)));
     assert.equal(resolved.server, 'https://only-b.example');
-    assert.equal(resolved.kubeConfig.getCurrentUser()?.name, 'bob');
+    assert.equal(resolved.user.name, 'bob');
     assert.equal(resolved.namespace, 'team-a', 'the namespace still comes from the current context');
   });
 
@@ -190,7 +190,7 @@ describe('context, cluster, user and namespace selection', () => {
 
   test('--insecure-skip-tls-verify marks the selected cluster', () => {
     const resolved = resolveConfig({ insecureSkipTlsVerify: true }, environment(KUBECONFIG(a)));
-    assert.equal(resolved.kubeConfig.getCurrentCluster()?.skipTLSVerify, true);
+    assert.equal(resolved.cluster.skipTLSVerify, true);
   });
 
   test('relative certificate paths are relative to the kubeconfig file', () => {
@@ -203,9 +203,9 @@ clusters: [{name: c, cluster: {server: 'https://c.example', certificate-authorit
 users: [{name: u, user: {client-certificate: certs/u.crt, client-key: certs/u.key}}]
 `);
     const resolved = resolveConfig({}, environment(KUBECONFIG(file)));
-    assert.equal(resolved.kubeConfig.getCurrentCluster()?.caFile, path.join(dir, 'certs', 'ca.crt'));
-    assert.equal(resolved.kubeConfig.getCurrentUser()?.certFile, path.join(dir, 'certs', 'u.crt'));
-    assert.equal(resolved.kubeConfig.getCurrentUser()?.keyFile, path.join(dir, 'certs', 'u.key'));
+    assert.equal(resolved.cluster.caFile, path.join(dir, 'certs', 'ca.crt'));
+    assert.equal(resolved.user.certFile, path.join(dir, 'certs', 'u.crt'));
+    assert.equal(resolved.user.keyFile, path.join(dir, 'certs', 'u.key'));
   });
 
   test('an empty kubeconfig file counts as an empty config', () => {
@@ -235,7 +235,7 @@ describe('no configuration, and in-cluster', () => {
     assert.deepEqual(resolved.source, { kind: 'in-cluster' });
     assert.equal(resolved.server, 'https://10.0.0.1:443');
     assert.equal(resolved.namespace, 'pod-ns');
-    assert.equal(resolved.kubeConfig.getCurrentCluster()?.caFile, path.join(saDir, 'ca.crt'));
+    assert.equal(resolved.cluster.caFile, path.join(saDir, 'ca.crt'));
     assert.equal(resolveConfig({ namespace: 'other' }, environment(env, saDir)).namespace, 'other');
     assert.throws(() => resolveConfig({ context: 'x' }, environment(env, saDir)), UsageError);
   });

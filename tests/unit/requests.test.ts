@@ -1,0 +1,99 @@
+// The credentials lib/connect's own requests carry (the reads every verb starts from), without
+// client-node: what the kubeconfig says is sent as client-node would send it. A plain local HTTP
+// server records the requests; what the API server makes of them is tested in integration.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ApiError, apiStatus, connect, requestJson } from '../../lib/connect';
+
+const root = mkdtempSync(path.join(tmpdir(), 'kps-requests-'));
+const seen: { method?: string; url?: string; headers: IncomingHttpHeaders; body: string }[] = [];
+let answer = { status: 200, body: '{"kind":"SecretList","items":[]}' };
+const server = http.createServer((request, response) => {
+  const chunks: Buffer[] = [];
+  request.on('data', (chunk: Buffer) => chunks.push(chunk));
+  request.on('end', () => {
+    seen.push({ method: request.method, url: request.url, headers: request.headers, body: Buffer.concat(chunks).toString() });
+    response.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(answer.body);
+  });
+});
+let serverUrl = '';
+before(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => {
+  server.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A connection through a kubeconfig whose one user has these fields. */
+function connectAs(userLines: string[]) {
+  const file = path.join(root, `config-${seen.length}-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(file, [
+    'current-context: ctx',
+    'contexts: [{name: ctx, context: {cluster: c, user: u}}]',
+    `clusters: [{name: c, cluster: {server: '${serverUrl}'}}]`,
+    'users:',
+    '- name: u',
+    '  user:',
+    ...userLines.map((line) => `    ${line}`),
+  ].join('\n'));
+  return connect({ kubeconfig: file }, { env: {}, home: root, serviceAccountDir: path.join(root, 'none') });
+}
+
+async function headersFor(userLines: string[]): Promise<IncomingHttpHeaders> {
+  await requestJson(connectAs(userLines), { path: '/api/v1/secrets' });
+  return seen.at(-1)!.headers;
+}
+
+describe('requests made without client-node', () => {
+  test('a bearer token; a token file, read relative to the kubeconfig', async () => {
+    assert.equal((await headersFor(['token: FAKE-token-1'])).authorization, 'Bearer FAKE-token-1');
+    writeFileSync(path.join(root, 'token'), 'FAKE-token-from-file\n');
+    assert.equal((await headersFor(['token-file: token'])).authorization, 'Bearer FAKE-token-from-file');
+  });
+
+  test('basic auth (an unquoted number is a string, as in kubectl) and impersonation', async () => {
+    const headers = await headersFor(['username: ops', 'password: 1234', 'as: auditor']);
+    assert.equal(headers.authorization, `Basic ${Buffer.from('ops:1234').toString('base64')}`);
+    assert.equal(headers['impersonate-user'], 'auditor');
+  });
+
+  test('a user with no credentials sends none', async () => {
+    const headers = await headersFor(['{}']);
+    assert.equal(headers.authorization, undefined);
+  });
+
+  test('query parameters, a JSON patch body and its content type', async () => {
+    const connection = connectAs(['token: FAKE-token-2']);
+    await requestJson(connection, {
+      method: 'PATCH',
+      path: '/api/v1/namespaces/a/serviceaccounts/default',
+      query: { fieldManager: 'kubectl-pullsecret', dryRun: 'All', skipped: undefined },
+      body: [{ op: 'add', path: '/imagePullSecrets/-', value: { name: 'regcred' } }],
+      contentType: 'application/json-patch+json',
+    });
+    const request = seen.at(-1)!;
+    assert.equal(request.method, 'PATCH');
+    assert.equal(request.url, '/api/v1/namespaces/a/serviceaccounts/default?fieldManager=kubectl-pullsecret&dryRun=All');
+    assert.equal(request.headers['content-type'], 'application/json-patch+json');
+    assert.deepEqual(JSON.parse(request.body), [{ op: 'add', path: '/imagePullSecrets/-', value: { name: 'regcred' } }]);
+  });
+
+  test('an error status is an ApiError with the status and the body', async () => {
+    answer = { status: 404, body: '{"kind":"Status","reason":"NotFound","message":"secrets \\"x\\" not found"}' };
+    try {
+      const failure = await requestJson(connectAs(['token: FAKE-token-3']), { path: '/api/v1/namespaces/a/secrets/x' }).then(() => undefined, (error: unknown) => error);
+      assert.ok(failure instanceof ApiError);
+      assert.equal(apiStatus(failure), 404);
+      assert.match(failure.body, /not found/);
+    } finally {
+      answer = { status: 200, body: '{}' };
+    }
+  });
+});

@@ -1,0 +1,57 @@
+// What `list` loads at start. Importing @kubernetes/client-node (every model and API class) costs
+// more than the rest of `list` together (`npm run bench -- startup`), so the verbs that only read
+// must not import it statically; it may still be loaded on demand (dynamic import), e.g. for an
+// exec credential plugin. Checked on esbuild's own import graph of the sources.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { build, type Metafile } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function importGraph(): Promise<Metafile> {
+  const result = await build({
+    entryPoints: [path.join(root, 'cmd', 'main.ts')],
+    absWorkingDir: root,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  return result.metafile;
+}
+
+/** Every input reachable from `from` through static imports only, with the chain that reached it. */
+function staticClosure(metafile: Metafile, from: string[]): Map<string, string[]> {
+  const reached = new Map<string, string[]>(from.map((file) => [file, [file]]));
+  const queue = [...from];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    for (const edge of metafile.inputs[file]?.imports ?? []) {
+      if (edge.kind === 'dynamic-import' || edge.external || reached.has(edge.path)) continue;
+      reached.set(edge.path, [...reached.get(file)!, edge.path]);
+      queue.push(edge.path);
+    }
+  }
+  return reached;
+}
+
+describe('startup: what the read-only verbs load', () => {
+  for (const verb of ['list', 'version']) {
+    test(`${verb} does not import @kubernetes/client-node statically`, async () => {
+      const metafile = await importGraph();
+      const reached = staticClosure(metafile, ['cmd/main.ts', `cmd/${verb}.ts`]);
+      assert.ok(reached.has('lib/connect.ts') || verb === 'version', 'the graph was read');
+      const client = [...reached].find(([file]) => file.includes('node_modules/@kubernetes/client-node/'));
+      assert.equal(client, undefined, `reached through: ${client?.[1].join(' -> ')}`);
+    });
+  }
+
+  test('the writing verbs still get the generated client (the check above can fail)', async () => {
+    const reached = staticClosure(await importGraph(), ['cmd/add.ts']);
+    assert.ok([...reached.keys()].some((file) => file.includes('node_modules/@kubernetes/client-node/')));
+  });
+});
