@@ -34,6 +34,8 @@ const result = await build({
     punycode: 'punycode/punycode.js',
     // The real one costs tens of milliseconds at every start (see the stub).
     'string-width': path.join(root, 'scripts', 'stubs', 'string-width.cjs'),
+    // yargs' package.json lookup from the current directory (see the stub).
+    'escalade/sync': path.join(root, 'scripts', 'stubs', 'find-up-nothing.cjs'),
   },
   metafile: true,
 });
