@@ -130,12 +130,24 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`error: unexpected failure: ${oneLine(error)}\n`);
-    process.exitCode = ExitCode.failed;
-  },
-);
+/**
+ * Ends the process with `code` once stdout and stderr have taken everything written to them
+ * (writes to pipes are asynchronous on some platforms). The command is done when main settles;
+ * exiting then, rather than when the event loop runs dry, skips tearing down the heap: several
+ * milliseconds of every run (`npm run bench -- startup`).
+ */
+function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const flushed = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  // The callback runs after every earlier write, or with an error if the stream is gone.
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+}
+
+main().then(exitWhenFlushed, (error: unknown) => {
+  process.stderr.write(`error: unexpected failure: ${oneLine(error)}\n`);
+  exitWhenFlushed(ExitCode.failed);
+});
