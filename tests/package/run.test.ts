@@ -59,6 +59,12 @@ describe('linux/amd64', () => {
     assert.equal(list.stderr, '');
   });
 
+  test('V8 accepts the code cache it carries (only this target has one)', async () => {
+    const dir = await unpack('linux/amd64');
+    const result = succeeded(await run(path.join(dir, 'kubectl-pullsecret'), ['--version'], { env: { KPS_TEST_REPORT_CODE_CACHE: '1' } }), '--version');
+    assert.equal(result.stderr, 'code cache: accepted\n');
+  });
+
   test('kubectl completes verbs, namespaces and pull-secret names through the shipped helper', async () => {
     const dir = await unpack('linux/amd64');
     const kubectl = (await exec('sh', ['-c', 'command -v kubectl'])).stdout.toString('utf8').trim();
@@ -81,6 +87,8 @@ describe('linux/arm64 under qemu-aarch64', () => {
     const qemu = ['-L', '/usr/aarch64-linux-gnu', path.join(dir, 'kubectl-pullsecret')];
     const env = { KUBECONFIG: cluster.kubeconfig };
     assert.equal(succeeded(await run('qemu-aarch64', [...qemu, '--version'], { env }), 'arm64 --version').stdout, `v${version}\n`);
+    const cache = succeeded(await run('qemu-aarch64', [...qemu, '--version'], { env: { ...env, KPS_TEST_REPORT_CODE_CACHE: '1' } }), 'arm64 --version');
+    assert.equal(cache.stderr, 'code cache: none\n', 'a cache made on linux/amd64 would be rejected here');
     const list = succeeded(await run('qemu-aarch64', [...qemu, 'list', '-n', fixture.namespace], { env }), 'arm64 list');
     assertListedFixture(list.stdout, fixture.secret);
   });
