@@ -2,12 +2,14 @@
 // client-node: what the kubeconfig says is sent as client-node would send it. A plain local HTTP
 // server records the requests; what the API server makes of them is tested in integration.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { generateCa, issueServingCertificate } from '../../lib/certs';
 import { ApiError, apiStatus, connect, requestJson } from '../../lib/connect';
 
 const root = mkdtempSync(path.join(tmpdir(), 'kps-requests-'));
@@ -94,6 +96,41 @@ describe('requests made without client-node', () => {
       assert.match(failure.body, /not found/);
     } finally {
       answer = { status: 200, body: '{}' };
+    }
+  });
+});
+
+describe('in a pod (the service account\'s files)', () => {
+  test('the server is verified with ca.crt, and the token file is read again for each request (it rotates)', async () => {
+    const ca = generateCa('kps-test-ca');
+    const serving = issueServingCertificate(ca, ['127.0.0.1']);
+    const tokens: (string | undefined)[] = [];
+    const tlsServer = https.createServer({ cert: serving.cert, key: serving.key }, (request, response) => {
+      tokens.push(request.headers.authorization);
+      response.writeHead(200, { 'Content-Type': 'application/json' }).end('{"kind":"NamespaceList","items":[]}');
+    });
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const serviceAccountDir = path.join(root, 'serviceaccount');
+      mkdirSync(serviceAccountDir);
+      writeFileSync(path.join(serviceAccountDir, 'ca.crt'), ca.cert);
+      writeFileSync(path.join(serviceAccountDir, 'namespace'), 'controller\n');
+      writeFileSync(path.join(serviceAccountDir, 'token'), 'FAKE-projected-token-1');
+      const env = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String((tlsServer.address() as AddressInfo).port) };
+      const connection = connect({}, { env, home: root, serviceAccountDir });
+      assert.equal(connection.namespace, 'controller');
+      await requestJson(connection, { path: '/api/v1/namespaces' });
+      writeFileSync(path.join(serviceAccountDir, 'token'), 'FAKE-projected-token-2\n');
+      await requestJson(connection, { path: '/api/v1/namespaces' });
+      assert.deepEqual(tokens, ['Bearer FAKE-projected-token-1', 'Bearer FAKE-projected-token-2']);
+
+      // A server certificate from another CA is refused.
+      writeFileSync(path.join(serviceAccountDir, 'ca.crt'), generateCa('another-ca').cert);
+      const refused = await requestJson(connect({}, { env, home: root, serviceAccountDir }), { path: '/api/v1/namespaces' }).then(() => undefined, (error: unknown) => error);
+      assert.match(String((refused as { code?: string })?.code), /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+    } finally {
+      tlsServer.closeAllConnections();
+      tlsServer.close();
     }
   });
 });
