@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exec, spawnCollect } from './exec';
 import { removeSignature, signAdHoc } from './macho';
-import type { Target } from './targets';
+import { targetId, type Target } from './targets';
 
 /** The fuse Node looks for to know a blob was injected (postject flips it to :1). */
 export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -36,39 +36,62 @@ contexts: [{name: warm-up, context: {cluster: warm-up, user: warm-up}}]
 current-context: warm-up
 `;
 
+/** Names of the blobs in the work directory (`<name>.blob`): the portable one, and one target's own. */
+export const PORTABLE_BLOB = 'sea-prep';
+export const blobName = (target: Target) => `sea-prep-${targetId(target)}`;
+
+/** A command that runs one target's own Node binary on this machine. */
+export interface NodeRunner {
+  command: string;
+  args: string[];
+}
+
+/**
+ * How to run target's Node binary here, to make the code cache that only that binary accepts:
+ * the host's own natively, linux/arm64 under qemu-aarch64 (Debian's qemu-user, with the arm64
+ * libraries); undefined for the others (darwin cannot run here, and windows would need a wine
+ * prefix set up at every build), which share the portable blob.
+ */
+export function nodeRunner(target: Target, base: string, host: Target): NodeRunner | undefined {
+  if (target === host) return { command: base, args: [] };
+  if (target.os === 'linux' && target.arch === 'arm64') return { command: 'qemu-aarch64', args: ['-L', '/usr/aarch64-linux-gnu', base] };
+  return undefined;
+}
+
 /**
  * V8's code cache of the bundle after a warm-up run of `list -n default` (argv parsing, the verb,
- * the kubeconfig, the requests and the error path), made by `generator` through sea-main.cjs, so
- * that it is exactly what the executable compiles. V8's random seed is fixed so the cache, and
- * the archive holding it, come out the same on every build.
+ * the kubeconfig, the requests and the error path), made by the target's own Node binary through
+ * sea-main.cjs, so that it is exactly what the executable compiles. V8's random seed is fixed so
+ * the cache, and the archive holding it, come out the same on every build.
  */
-async function warmCodeCache(generator: string, bundle: string, workDir: string): Promise<string> {
-  const cache = path.join(workDir, CODE_CACHE_ASSET);
+async function warmCodeCache(runner: NodeRunner, bundle: string, cache: string, workDir: string): Promise<void> {
   const kubeconfig = path.join(workDir, 'warm-up.kubeconfig');
   writeFileSync(kubeconfig, WARM_UP_KUBECONFIG);
   const env = { PATH: process.env.PATH, HOME: workDir, KUBECONFIG: kubeconfig, KPS_BUNDLE: bundle, KPS_WRITE_CODE_CACHE: cache };
   // It ends with "cannot reach the API server" (exit 1), as intended; only the cache matters.
-  await spawnCollect(generator, ['--random-seed=1', seaMain, 'list', '-n', 'default'], { env, cwd: workDir });
-  if (!existsSync(cache)) throw new Error('the warm-up run wrote no code cache');
-  return cache;
+  const run = await spawnCollect(runner.command, [...runner.args, '--random-seed=1', seaMain, 'list', '-n', 'default'], { env, cwd: workDir });
+  if (!existsSync(cache)) throw new Error(`the warm-up run wrote no code cache (${runner.command} exited ${run.code}): ${run.stderr.trim()}`);
 }
 
 /**
- * Generates a blob with `generator`, a Node binary of exactly the bases' version. Its main script
- * is sea-main.cjs, which runs the bundle from an asset; with `codeCache`, a second asset holds the
- * bundle's code cache, which is valid only for the platform that made it, so only the
- * generator's own target gets that blob and the others share a portable one. Node's own code
- * cache and snapshot stay off (see sea-main.cjs for why its cache does not help).
+ * Generates the blob `<name>.blob` with `generator`, a Node binary of exactly the bases' version.
+ * Its main script is sea-main.cjs, which runs the bundle from an asset. Given the runner of a
+ * target's Node binary, a second asset holds the bundle's code cache made with it: valid only
+ * for that target, so such a blob serves that target alone; without one, the blob is portable.
+ * Node's own code cache and snapshot stay off (see sea-main.cjs for why its cache does not help).
  */
-export async function makeBlob(generator: string, bundle: string, workDir: string, codeCache: boolean): Promise<string> {
-  const name = codeCache ? 'sea-prep-code-cache' : 'sea-prep';
+export async function makeBlob(generator: string, bundle: string, workDir: string, name: string, cacheRunner?: NodeRunner): Promise<string> {
   const blob = path.join(workDir, `${name}.blob`);
   const config = path.join(workDir, `${name}.json`);
   copyFileSync(seaMain, path.join(workDir, 'sea-main.cjs'));
   // Relative paths: the blob records the main script's path as given, and a build directory in
   // it would differ between machines (and say where the release was built).
   const assets: Record<string, string> = { [BUNDLE_ASSET]: path.relative(workDir, bundle) };
-  if (codeCache) assets[CODE_CACHE_ASSET] = path.relative(workDir, await warmCodeCache(generator, bundle, workDir));
+  if (cacheRunner) {
+    const cache = path.join(workDir, `${name}.code-cache`);
+    await warmCodeCache(cacheRunner, bundle, cache, workDir);
+    assets[CODE_CACHE_ASSET] = path.basename(cache);
+  }
   const settings = { main: 'sea-main.cjs', output: path.basename(blob), disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, assets };
   writeFileSync(config, `${JSON.stringify(settings, null, 2)}\n`);
   await exec(generator, ['--experimental-sea-config', config], { cwd: workDir });

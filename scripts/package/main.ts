@@ -8,7 +8,8 @@
 //
 // Options: --target OS/ARCH (repeatable; default all five), --out DIR (default dist/release).
 // Needs, besides npm and tar: strip, aarch64-linux-gnu-strip (Debian binutils-aarch64-linux-gnu),
-// osslsigncode, libdeflate-gzip (libdeflate-tools). Runs on linux/amd64, where the blob
+// qemu-aarch64 with the arm64 libraries (Debian qemu-user, libc6-arm64-cross, libstdc++6-arm64-cross)
+// for the linux/arm64 code cache, osslsigncode, libdeflate-gzip (libdeflate-tools). Runs on linux/amd64, where the blob
 // generator (the linux/amd64 Node binary) can run.
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mapBounded } from '../../lib/apply';
 import { tarGz, type ArchiveEntry } from './archive';
-import { buildExecutable, makeBlob } from './executables';
+import { PORTABLE_BLOB, blobName, buildExecutable, makeBlob, nodeRunner } from './executables';
 import { renderManifest } from './manifest';
 import { baseBinaries } from './node-bins';
 import { NODE_VERSION, archiveName, selectTargets, targetId, targets, type Target } from './targets';
@@ -73,10 +74,15 @@ export async function packageRelease(options: PackageOptions): Promise<BuiltArch
   const generator = generatorTarget();
   const bases = await baseBinaries([...new Set([generator, ...options.targets])], log);
   const generatorBinary = bases.get(generator)!;
-  const portableBlob = await makeBlob(generatorBinary, bundle, workDir, false);
-  const nativeBlob = options.targets.includes(generator) ? await makeBlob(generatorBinary, bundle, workDir, true) : portableBlob;
-  const blobFor = (target: Target) => (target === generator ? nativeBlob : portableBlob);
-  log(`SEA blobs from the bundle with Node ${NODE_VERSION}: ${statSync(portableBlob).size} bytes, ${statSync(nativeBlob).size} with the code cache for ${generator.os}/${generator.arch}`);
+  // One portable blob, and one with its own code cache for each target whose Node runs here.
+  const portableBlob = await makeBlob(generatorBinary, bundle, workDir, PORTABLE_BLOB);
+  const blobs = new Map<Target, string>();
+  for (const target of options.targets) {
+    const runner = nodeRunner(target, bases.get(target)!, generator);
+    blobs.set(target, runner ? await makeBlob(generatorBinary, bundle, workDir, blobName(target), runner) : portableBlob);
+  }
+  const sizes = [...blobs].filter(([, blob]) => blob !== portableBlob).map(([target, blob]) => `${statSync(blob).size} with the code cache for ${target.os}/${target.arch}`);
+  log(`SEA blobs from the bundle with Node ${NODE_VERSION}: ${statSync(portableBlob).size} bytes portable${sizes.map((size) => `, ${size}`).join('')}`);
 
   const mtime = Number(process.env.SOURCE_DATE_EPOCH ?? 0);
   const license = readFileSync(path.join(repoRoot, 'LICENSE'));
@@ -85,7 +91,7 @@ export async function packageRelease(options: PackageOptions): Promise<BuiltArch
     const started = Date.now();
     const executable = path.join(workDir, targetId(target), target.executable);
     mkdirSync(path.dirname(executable), { recursive: true });
-    await buildExecutable(target, bases.get(target)!, blobFor(target), executable);
+    await buildExecutable(target, bases.get(target)!, blobs.get(target)!, executable);
     const data = readFileSync(executable);
     const archive = await tarGz(
       [{ name: target.executable, mode: 0o755, data }, { name: 'LICENSE', mode: 0o644, data: license }, completionHelper(target)],

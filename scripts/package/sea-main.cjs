@@ -5,9 +5,9 @@
 // what V8 compiles before running anything (each module's wrapper), so every function a command
 // calls is still compiled at every start. The cache carried here is V8's own, taken at the end of
 // a warm-up run of `list` at build time (scripts/package/executables.ts), so it holds what
-// commands actually run: yargs, the verb, the requests. It is valid only for the Node version and
-// platform that made it, so only the linux/amd64 executable carries one; elsewhere, or if V8
-// rejects it, the bundle is compiled as before.
+// commands actually run: yargs, the verb, the requests. It is valid only for the Node binary that
+// made it, so only the executables whose Node runs on the build machine carry one (linux/amd64,
+// and linux/arm64 under qemu); elsewhere, or if V8 rejects it, the bundle is compiled at start.
 //
 // Run by plain Node at build time (not as a SEA) with KPS_BUNDLE and KPS_WRITE_CODE_CACHE, it
 // compiles the bundle the same way, runs the command in argv, and writes the cache at exit.

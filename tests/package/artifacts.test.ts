@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadYaml } from '@kubernetes/client-node';
 import { exec } from '../../scripts/package/exec';
-import { MACHO_SEGMENT, SEA_FUSE, SIGNING_IDENTIFIER } from '../../scripts/package/executables';
+import { MACHO_SEGMENT, PORTABLE_BLOB, SEA_FUSE, SIGNING_IDENTIFIER, blobName } from '../../scripts/package/executables';
 import { parseMachO, removeSignature, signAdHoc, verifyCodeSignature } from '../../scripts/package/macho';
 import { packageRelease } from '../../scripts/package/main';
 import { baseBinaries } from '../../scripts/package/node-bins';
@@ -19,7 +19,9 @@ import { archivePath, readTarGz, releaseDir, repoRoot, tempDir, workDir } from '
 
 const MAX_ARCHIVE_BYTES = 40_000_000;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-const portableBlob = () => readFileSync(path.join(workDir, 'sea-prep.blob'));
+/** The blob each target's executable carries: its own (with its code cache) where its Node runs here. */
+const blobOf = (target: (typeof targets)[number]) =>
+  readFileSync(path.join(workDir, `${target.os === 'linux' ? blobName(target) : PORTABLE_BLOB}.blob`));
 
 function executableOf(target: (typeof targets)[number]): Buffer {
   const entry = readTarGz(archivePath(target)).find((e) => e.name === target.executable);
@@ -78,12 +80,12 @@ describe('release archives', () => {
     assert.throws(() => renderManifest('x: {{releaseDate}}', 'v1.0.0', sums), /unknown placeholder \{\{releaseDate\}\}/);
   });
 
-  test('two builds give the same archives (linux/amd64 and darwin/arm64 rebuilt from scratch)', async () => {
+  test('two builds give the same archives (linux/amd64, linux/arm64 and darwin/arm64 rebuilt from scratch)', async () => {
     const out = tempDir('repro');
     const work = tempDir('repro-work');
     try {
       const rebuilt = await packageRelease({
-        targets: selectTargets(['linux/amd64', 'darwin/arm64']),
+        targets: selectTargets(['linux/amd64', 'linux/arm64', 'darwin/arm64']),
         outDir: out.dir,
         workDir: work.dir,
         bundle: path.join(workDir, 'kubectl-pullsecret.js'),
@@ -102,10 +104,9 @@ describe('release archives', () => {
 describe('executables', () => {
   test('every executable carries the bundle as its SEA blob, with the fuse flipped', () => {
     const bundle = readFileSync(path.join(workDir, 'kubectl-pullsecret.js'));
-    const codeCacheBlob = readFileSync(path.join(workDir, 'sea-prep-code-cache.blob'));
     for (const target of targets) {
       const executable = executableOf(target);
-      const blob = target.os === 'linux' && target.arch === 'amd64' ? codeCacheBlob : portableBlob();
+      const blob = blobOf(target);
       assert.ok(executable.includes(blob), `${target.os}/${target.arch} does not contain its blob`);
       // The bundle's source sits in the blob verbatim (minus the shebang line Node skips).
       assert.ok(blob.includes(bundle.subarray(bundle.indexOf('\n') + 1, bundle.indexOf('\n') + 4097)));
@@ -143,7 +144,7 @@ describe('executables', () => {
       assert.ok(segment, 'no NODE_SEA segment');
       const section = segment.sections.find((s) => s.name === '__NODE_SEA_BLOB');
       assert.ok(section, 'no __NODE_SEA_BLOB section');
-      assert.ok(image.subarray(section.offset, section.offset + section.size).equals(portableBlob()));
+      assert.ok(image.subarray(section.offset, section.offset + section.size).equals(blobOf(target)));
 
       const { directories } = verifyCodeSignature(image);
       assert.equal(directories.length, 1);

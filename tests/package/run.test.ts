@@ -59,7 +59,7 @@ describe('linux/amd64', () => {
     assert.equal(list.stderr, '');
   });
 
-  test('V8 accepts the code cache it carries (only this target has one)', async () => {
+  test('V8 accepts the code cache it carries', async () => {
     const dir = await unpack('linux/amd64');
     const result = succeeded(await run(path.join(dir, 'kubectl-pullsecret'), ['--version'], { env: { KPS_TEST_REPORT_CODE_CACHE: '1' } }), '--version');
     assert.equal(result.stderr, 'code cache: accepted\n');
@@ -88,7 +88,7 @@ describe('linux/arm64 under qemu-aarch64', () => {
     const env = { KUBECONFIG: cluster.kubeconfig };
     assert.equal(succeeded(await run('qemu-aarch64', [...qemu, '--version'], { env }), 'arm64 --version').stdout, `v${version}\n`);
     const cache = succeeded(await run('qemu-aarch64', [...qemu, '--version'], { env: { ...env, KPS_TEST_REPORT_CODE_CACHE: '1' } }), 'arm64 --version');
-    assert.equal(cache.stderr, 'code cache: none\n', 'a cache made on linux/amd64 would be rejected here');
+    assert.equal(cache.stderr, 'code cache: accepted\n', 'its own cache, made by the arm64 Node under qemu');
     const list = succeeded(await run('qemu-aarch64', [...qemu, 'list', '-n', fixture.namespace], { env }), 'arm64 list');
     assertListedFixture(list.stdout, fixture.secret);
   });
