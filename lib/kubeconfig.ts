@@ -98,7 +98,10 @@ export function parseKubeconfig(content: string, directory: string): MergedConfi
   // An empty file is an empty config to kubectl.
   const document = (content.trim() === '' ? {} : loadYaml(content)) as Record<string, unknown> | null;
   if (typeof document !== 'object' || document === null) throw new Error('not a kubeconfig (expected a YAML mapping)');
-  const absolute = (file: unknown) => (text(file) ? path.resolve(directory, file as string) : undefined);
+  const absolute = (file: unknown) => {
+    const name = text(file);
+    return name ? path.resolve(directory, name) : undefined;
+  };
   const clusters = entries(document.clusters).map((entry, i): Cluster => {
     if (!entry?.name) throw new Error(`clusters[${i}].name is missing`);
     const cluster = entry.cluster as Entry;
