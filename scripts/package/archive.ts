@@ -1,14 +1,26 @@
 // Reproducible .tar.gz archives, written here rather than by tar(1) so that two builds give the
 // same bytes: entries in the order given, fixed mtime, owner 0:0 without names, explicit modes
 // (krew keeps them, so the executable must be 0755), and a gzip header without a timestamp or
-// file name.
+// file name. Directories, symlinks and other owners are there for the image layers of
+// scripts/images; an entry that uses none of them is written exactly as before.
 import { exec } from './exec';
 
 export interface ArchiveEntry {
   name: string;
   mode: number;
+  /** A regular file's content; empty for a directory or a symlink. */
   data: Buffer;
+  /** 'file' unless given. */
+  type?: 'file' | 'directory' | 'symlink';
+  /** A symlink's target, as written (relative or absolute). */
+  linkname?: string;
+  /** 0 unless given. */
+  uid?: number;
+  gid?: number;
 }
+
+/** ustar's typeflag for each entry type. */
+const TYPEFLAG = { file: '0', symlink: '2', directory: '5' } as const;
 
 const BLOCK = 512;
 
@@ -23,14 +35,20 @@ function header(entry: ArchiveEntry, mtime: number): Buffer {
   const name = Buffer.from(entry.name, 'utf8');
   if (name.length > 100) throw new Error(`tar entry name too long: ${entry.name}`);
   const block = Buffer.alloc(BLOCK);
+  const type = entry.type ?? 'file';
+  if (type !== 'file' && entry.data.length > 0) throw new Error(`tar entry ${entry.name}: a ${type} has no data`);
+  const linkname = Buffer.from(entry.linkname ?? '', 'utf8');
+  if ((type === 'symlink') !== (linkname.length > 0)) throw new Error(`tar entry ${entry.name}: only a symlink has a target, and it must have one`);
+  if (linkname.length > 100) throw new Error(`tar entry ${entry.name}: symlink target too long: ${entry.linkname}`);
   name.copy(block, 0);
   block.write(octal(entry.mode, 8), 100, 'ascii');
-  block.write(octal(0, 8), 108, 'ascii'); // uid
-  block.write(octal(0, 8), 116, 'ascii'); // gid
+  block.write(octal(entry.uid ?? 0, 8), 108, 'ascii');
+  block.write(octal(entry.gid ?? 0, 8), 116, 'ascii');
   block.write(octal(entry.data.length, 12), 124, 'ascii');
   block.write(octal(mtime, 12), 136, 'ascii');
   block.write('        ', 148, 'ascii'); // checksum placeholder: eight spaces while summing
-  block.write('0', 156, 'ascii'); // regular file
+  block.write(TYPEFLAG[type], 156, 'ascii');
+  linkname.copy(block, 157);
   block.write('ustar\0', 257, 'ascii');
   block.write('00', 263, 'ascii');
   let sum = 0;
