@@ -10,6 +10,16 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { CliError, UsageError } from './errors';
+import {
+  decodeBase64LikeGo,
+  decodeUtf8LikeGo,
+  goFoldName,
+  goJsonStringFromBytes,
+  GoJsonSyntaxError,
+  decodeRune,
+  parseJsonLikeGo,
+  type GoJsonValue,
+} from './godecode';
 
 /** One `auths` entry, as written by docker/podman/kubectl (all fields optional). */
 export interface AuthEntry {
@@ -240,19 +250,33 @@ function describeType(value: unknown): string {
 
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+const AUTH_FIELD_FORMAT_ERROR = 'unable to parse auth field, must be formatted as base64(username:password)';
+// unicode.IsSpace, which strings.TrimSpace uses (JavaScript's trim() differs: it strips U+FEFF and keeps U+0085).
+const GO_TRAILING_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/;
+
+type AuthFieldDecoding = { ok: true; username: Buffer; password: Buffer } | { ok: false; error: string };
+
 /**
- * Splits an `auth` field like kubelet and docker do: base64, then at the first colon.
- * Returns undefined when it is not base64 or has no colon.
+ * The kubelet's decodeDockerConfigFieldAuth: StdEncoding when the value (trimmed) ends with "=",
+ * else RawStdEncoding, so unpadded base64 is fine; then split at the first colon. The error is
+ * the kubelet's own message. User name and password stay bytes, as in Go.
+ */
+function decodeAuthLikeKubelet(auth: string): AuthFieldDecoding {
+  const decoded = decodeBase64LikeGo(auth, auth.replace(GO_TRAILING_SPACE, '').endsWith('='));
+  if (!decoded.ok) return decoded;
+  const colon = decoded.bytes.indexOf(0x3a);
+  if (colon < 0) return { ok: false, error: AUTH_FIELD_FORMAT_ERROR };
+  return { ok: true, username: decoded.bytes.subarray(0, colon), password: decoded.bytes.subarray(colon + 1) };
+}
+
+/**
+ * Splits an `auth` field as the kubelet does (see decodeAuthLikeKubelet): base64, padded or not,
+ * then at the first colon. Returns undefined when the kubelet would fail on it.
  */
 export function decodeAuthField(auth: string): { username: string; password: string } | undefined {
-  // Go's StdEncoding skips CR/LF inside the data, so wrapped values are accepted too.
-  const compact = auth.replace(/[\r\n]/g, '');
-  if (!STRICT_BASE64.test(compact)) return undefined;
-  const text = decodeUtf8(Buffer.from(compact, 'base64'));
-  if (text === undefined) return undefined;
-  const colon = text.indexOf(':');
-  if (colon < 0) return undefined;
-  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+  const decoded = decodeAuthLikeKubelet(auth);
+  if (!decoded.ok) return undefined;
+  return { username: decodeUtf8LikeGo(decoded.username), password: decodeUtf8LikeGo(decoded.password) };
 }
 
 function decodeUtf8(bytes: Uint8Array): string | undefined {
@@ -263,8 +287,8 @@ function decodeUtf8(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** Checks one `auths` map; returns a problem description instead of throwing. */
-function checkAuths(value: unknown, container: string, checkAuthField: boolean): Record<string, AuthEntry> | string {
+/** Checks one `auths` map of a local docker config; returns a problem description instead of throwing. */
+function checkAuths(value: unknown, container: string): Record<string, AuthEntry> | string {
   if (!isPlainObject(value)) return `${container} is ${describeType(value)}, not an object of registries`;
   const auths: Record<string, AuthEntry> = {};
   for (const key of Object.keys(value)) {
@@ -278,9 +302,6 @@ function checkAuths(value: unknown, container: string, checkAuthField: boolean):
         return `${where(container, key, field)} is ${describeType(fieldValue)}, not a string`;
       }
       entry[field] = fieldValue;
-    }
-    if (checkAuthField && entry.auth && !decodeAuthField(entry.auth)) {
-      return `${where(container, key, 'auth')} is not base64 of "username:password"`;
     }
     setOwn(auths, key, entry);
   }
@@ -312,7 +333,208 @@ function usableCredentials(entry: AuthEntry): AuthEntry | undefined {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Pull secrets in the cluster
+// Pull secrets in the cluster, read as the kubelet reads them
+//
+// The kubelet (pkg/credentialprovider/secrets.MakeDockerKeyring) decodes each pull secret of a
+// pod with Go's encoding/json into DockerConfigJSON{Auths, HttpHeaders} (legacy: the map alone),
+// whose entries decode their `auth` as they are read. What that implies, and what this code
+// therefore does:
+//   - field names match case-insensitively (`Auths`, `Username`, `AUTH`), the last one wins, and a
+//     null value leaves a field as it was; a repeated `auths` adds to the map, a null one empties it;
+//   - unknown fields are ignored (credsStore, identitytoken: the kubelet never sees them);
+//   - an `auth` in unpadded base64 is fine; an `auth` that does not decode to "user:password",
+//     a value of the wrong JSON type or invalid JSON fails the secret, and then
+//     MakeDockerKeyring fails, and with it every pull of every pod that lists the secret;
+//   - a secret of another type, or without its key, or with an empty value, is skipped silently.
+
+/** The credentials the kubelet takes from one `auths` entry. */
+export interface KubeletCredentials {
+  username: string;
+  password: string;
+  email: string;
+  /**
+   * The kubelet's AuthConfigHash of them (sha256 of the JSON of username, password and email),
+   * which it also uses to recognise the same credentials in another secret.
+   */
+  hash: string;
+}
+
+export type KubeletPullSecretReading =
+  | {
+      outcome: 'read';
+      /** Entries as written (raw fields), keyed by `auths` key, in document order. */
+      auths: Record<string, AuthEntry>;
+      /** What the kubelet takes from each entry, by the same keys. */
+      credentials: Record<string, KubeletCredentials>;
+      headers?: Record<string, string>;
+      /** The content names credsStore/credHelpers, which Kubernetes ignores. */
+      usesCredentialHelpers: boolean;
+    }
+  /** Not a pull secret to the kubelet (another type, no key, empty value): it is skipped. */
+  | { outcome: 'skipped'; reason: string }
+  /** The kubelet cannot read it, so it cannot build the keyring of any pod that lists it. */
+  | { outcome: 'failed'; reason: string; kubeletError?: string };
+
+/** A failure that ends decoding at once, as an error returned by an UnmarshalJSON method does. */
+class ImmediateFailure {
+  constructor(
+    readonly reason: string,
+    readonly kubeletError?: string,
+  ) {}
+}
+
+const JSON_TYPE_WORDS: Record<GoJsonValue['type'], string> = {
+  null: 'null', bool: 'a boolean', number: 'a number', string: 'a string', array: 'an array', object: 'an object',
+};
+
+// Fields of the kubelet's dockerConfigEntryWithAuth, then those only docker reads (kept for
+// copies and redaction, never used for a pull).
+const KUBELET_ENTRY_FIELDS = new Map(['username', 'password', 'email', 'auth'].map((field) => [goFoldName(field), field]));
+const DOCKER_ONLY_ENTRY_FIELDS = new Map(['serveraddress', 'identitytoken', 'registrytoken'].map((field) => [goFoldName(field), field]));
+
+function credentialHash(username: Uint8Array, password: Uint8Array, email: Uint8Array): string {
+  // json.Marshal of AuthConfig: every field omitempty, in this order.
+  const members: string[] = [];
+  if (username.length > 0) members.push(`"username":${goJsonStringFromBytes(username)}`);
+  if (password.length > 0) members.push(`"password":${goJsonStringFromBytes(password)}`);
+  if (email.length > 0) members.push(`"email":${goJsonStringFromBytes(email)}`);
+  return contentHash(`{${members.join(',')}}`);
+}
+
+/** One `auths` entry, as DockerConfigEntry.UnmarshalJSON reads it. */
+function readEntryLikeKubelet(value: GoJsonValue, label: string): { entry: AuthEntry; credentials: KubeletCredentials } {
+  const entry: AuthEntry = {};
+  if (value.type !== 'null' && value.type !== 'object') {
+    throw new ImmediateFailure(`${label} is ${JSON_TYPE_WORDS[value.type]}, not an object`);
+  }
+  let typeProblem: string | undefined;
+  for (const [name, fieldValue] of value.type === 'object' ? value.members : []) {
+    const folded = goFoldName(name);
+    const kubeletField = KUBELET_ENTRY_FIELDS.get(folded);
+    const field = (kubeletField ?? DOCKER_ONLY_ENTRY_FIELDS.get(folded)) as keyof AuthEntry | undefined;
+    if (field === undefined || fieldValue.type === 'null') continue;
+    if (fieldValue.type === 'string') entry[field] = fieldValue.value;
+    else if (kubeletField) typeProblem ??= `${label}.${field} is ${JSON_TYPE_WORDS[fieldValue.type]}, not a string`;
+  }
+  // The entry is decoded as a whole first: its type errors win over its auth.
+  if (typeProblem) throw new ImmediateFailure(typeProblem);
+  const email = Buffer.from(entry.email ?? '', 'utf8');
+  let username: Uint8Array = Buffer.from(entry.username ?? '', 'utf8');
+  let password: Uint8Array = Buffer.from(entry.password ?? '', 'utf8');
+  if (entry.auth) {
+    const decoded = decodeAuthLikeKubelet(entry.auth);
+    if (!decoded.ok) {
+      throw new ImmediateFailure(`${label}.auth is not base64 of "username:password" (the kubelet: ${decoded.error})`, decoded.error);
+    }
+    ({ username, password } = decoded);
+  }
+  return {
+    entry,
+    credentials: {
+      username: decodeUtf8LikeGo(username),
+      password: decodeUtf8LikeGo(password),
+      email: decodeUtf8LikeGo(email),
+      hash: credentialHash(username, password, email),
+    },
+  };
+}
+
+/** Line and column of a byte offset, for messages that must not quote the content. */
+function lineAndColumn(bytes: Uint8Array, offset: number): string {
+  const before = bytes.subarray(0, offset);
+  const line = before.filter((byte) => byte === 0x0a).length + 1;
+  const column = offset - before.lastIndexOf(0x0a);
+  return `line ${line}, column ${column}`;
+}
+
+/**
+ * Reads the `data` of a Secret (values base64, as the API returns them) exactly as the kubelet
+ * reads a pull secret; see the notes above. Reasons never contain secret values.
+ */
+export function readPullSecretLikeKubelet(type: string | undefined, data: Record<string, string> | undefined): KubeletPullSecretReading {
+  let key: string;
+  if (type === DOCKERCONFIGJSON_TYPE) key = DOCKERCONFIGJSON_KEY;
+  else if (type === DOCKERCFG_TYPE) key = DOCKERCFG_KEY;
+  else {
+    return { outcome: 'skipped', reason: `secret type ${JSON.stringify(type ?? '')} is not ${DOCKERCONFIGJSON_TYPE} or ${DOCKERCFG_TYPE}` };
+  }
+  const encoded = data?.[key];
+  if (encoded === undefined || encoded === null) return { outcome: 'skipped', reason: `the secret has no ${key} key` };
+  // The API server always sends valid base64; anything else did not come from it.
+  if (typeof encoded !== 'string' || !STRICT_BASE64.test(encoded)) {
+    return { outcome: 'failed', reason: `the ${key} value is not valid base64` };
+  }
+  const bytes = Buffer.from(encoded, 'base64');
+  if (bytes.length === 0) return { outcome: 'skipped', reason: `the ${key} value is empty` };
+  let document: GoJsonValue;
+  try {
+    document = parseJsonLikeGo(bytes);
+  } catch (error) {
+    if (!(error instanceof GoJsonSyntaxError)) throw error;
+    const notUtf8 = error.offset < bytes.length && decodeRune(bytes, error.offset) === undefined;
+    const what = notUtf8 ? 'not UTF-8 text' : 'not valid JSON';
+    const where = error.offset >= bytes.length ? ' (it ends too early)' : ` at ${lineAndColumn(bytes, error.offset)}`;
+    return { outcome: 'failed', reason: `the ${key} value is ${what}${where}` };
+  }
+
+  const auths: Record<string, AuthEntry> = {};
+  const credentials: Record<string, KubeletCredentials> = {};
+  let headers: Record<string, string> | undefined;
+  let usesCredentialHelpers = false;
+  // Type errors outside entries are remembered and reported at the end, as Go's decoder does.
+  let typeProblem: string | undefined;
+  const clear = (record: Record<string, unknown>) => {
+    for (const name of Object.keys(record)) delete record[name];
+  };
+  const readAuths = (value: GoJsonValue, container: string) => {
+    if (value.type === 'null') {
+      clear(auths);
+      clear(credentials);
+    } else if (value.type !== 'object') {
+      typeProblem ??= `${container} is ${JSON_TYPE_WORDS[value.type]}, not an object of registries`;
+    } else {
+      for (const [registry, entryValue] of value.members) {
+        const read = readEntryLikeKubelet(entryValue, where(container, registry));
+        setOwn(auths, registry, read.entry);
+        setOwn(credentials, registry, read.credentials);
+      }
+    }
+  };
+  const readHeaders = (value: GoJsonValue) => {
+    if (value.type === 'null') headers = undefined;
+    else if (value.type !== 'object') typeProblem ??= `HttpHeaders is ${JSON_TYPE_WORDS[value.type]}, not an object`;
+    else {
+      headers ??= {};
+      for (const [name, headerValue] of value.members) {
+        if (headerValue.type === 'string' || headerValue.type === 'null') {
+          setOwn(headers, name, headerValue.type === 'string' ? headerValue.value : '');
+        } else {
+          typeProblem ??= `${where('HttpHeaders', name)} is ${JSON_TYPE_WORDS[headerValue.type]}, not a string`;
+        }
+      }
+    }
+  };
+
+  try {
+    if (document.type !== 'null' && document.type !== 'object') {
+      typeProblem = `the ${key} value is ${JSON_TYPE_WORDS[document.type]}, not a JSON object`;
+    } else if (key === DOCKERCFG_KEY) {
+      readAuths(document, key);
+    } else {
+      for (const [name, value] of document.type === 'object' ? document.members : []) {
+        const folded = goFoldName(name);
+        if (folded === 'AUTHS') readAuths(value, 'auths');
+        else if (folded === 'HTTPHEADERS') readHeaders(value);
+        else if (folded === 'CREDSSTORE' || folded === 'CREDHELPERS') usesCredentialHelpers = true;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof ImmediateFailure)) throw error;
+    return { outcome: 'failed', reason: error.reason, ...(error.kubeletError ? { kubeletError: error.kubeletError } : {}) };
+  }
+  if (typeProblem) return { outcome: 'failed', reason: typeProblem };
+  return { outcome: 'read', auths, credentials, ...(headers ? { headers } : {}), usesCredentialHelpers };
+}
 
 export type PullSecretParse =
   | {
@@ -325,45 +547,15 @@ export type PullSecretParse =
 
 /**
  * Decodes the `data` of a `kubernetes.io/dockerconfigjson` or legacy `kubernetes.io/dockercfg`
- * Secret (values base64, as the API returns them). Legacy content has no `auths` wrapper and is
- * returned wrapped. A missing `auths` counts as no entries, as it does for kubelet.
+ * Secret as the kubelet does (readPullSecretLikeKubelet). Legacy content has no `auths` wrapper
+ * and is returned wrapped. A missing `auths` counts as no entries, as it does for kubelet.
  */
 export function parsePullSecretData(type: string | undefined, data: Record<string, string> | undefined): PullSecretParse {
-  let key: string;
-  if (type === DOCKERCONFIGJSON_TYPE) key = DOCKERCONFIGJSON_KEY;
-  else if (type === DOCKERCFG_TYPE) key = DOCKERCFG_KEY;
-  else {
-    return { ok: false, reason: `secret type ${JSON.stringify(type ?? '')} is not ${DOCKERCONFIGJSON_TYPE} or ${DOCKERCFG_TYPE}` };
-  }
-  const encoded = data?.[key];
-  if (encoded === undefined || encoded === null) return { ok: false, reason: `the secret has no ${key} key` };
-  if (typeof encoded !== 'string' || !STRICT_BASE64.test(encoded)) {
-    return { ok: false, reason: `the ${key} value is not valid base64` };
-  }
-  const text = decodeUtf8(Buffer.from(encoded, 'base64'));
-  if (text === undefined) return { ok: false, reason: `the ${key} value is not UTF-8 text` };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, reason: `the ${key} value is not valid JSON${jsonErrorLocation(error, text)}` };
-  }
-  if (!isPlainObject(parsed)) return { ok: false, reason: `the ${key} value is ${describeType(parsed)}, not a JSON object` };
-
-  if (key === DOCKERCFG_KEY) {
-    const auths = checkAuths(parsed, key, true);
-    if (typeof auths === 'string') return { ok: false, reason: auths };
-    return { ok: true, config: { auths }, usesCredentialHelpers: false };
-  }
-  const auths = parsed.auths === undefined || parsed.auths === null ? {} : checkAuths(parsed.auths, 'auths', true);
-  if (typeof auths === 'string') return { ok: false, reason: auths };
-  const config: DockerConfigJson = { auths };
-  if (parsed.HttpHeaders !== undefined && parsed.HttpHeaders !== null) {
-    const headers = checkStringMap(parsed.HttpHeaders, 'HttpHeaders');
-    if (typeof headers === 'string') return { ok: false, reason: headers };
-    config.HttpHeaders = headers;
-  }
-  return { ok: true, config, usesCredentialHelpers: parsed.credsStore !== undefined || parsed.credHelpers !== undefined };
+  const reading = readPullSecretLikeKubelet(type, data);
+  if (reading.outcome !== 'read') return { ok: false, reason: reading.reason };
+  const config: DockerConfigJson = { auths: reading.auths };
+  if (reading.headers) config.HttpHeaders = reading.headers;
+  return { ok: true, config, usesCredentialHelpers: reading.usesCredentialHelpers };
 }
 
 export interface PullSecretInspection {
@@ -379,25 +571,30 @@ export interface PullSecretInspection {
 }
 
 /**
- * What `list` shows for a pull secret. `empty` means no entry has usable credentials (username
- * and password, or an identity/registry token), e.g. a Docker Desktop config with only credsStore.
+ * What `list` shows for a pull secret. `malformed` means the kubelet cannot read it (or skips it);
+ * `empty` means no entry has a username and password, e.g. a Docker Desktop config with only
+ * credsStore, or only identity tokens, which the kubelet does not read.
  */
 export function inspectPullSecret(type: string | undefined, data: Record<string, string> | undefined): PullSecretInspection {
-  const parsed = parsePullSecretData(type, data);
-  if (!parsed.ok) return { status: 'malformed', registries: [], emptyRegistries: [], usernames: [], reason: parsed.reason };
-  const registries = Object.keys(parsed.config.auths);
+  return inspectReading(readPullSecretLikeKubelet(type, data));
+}
+
+/** inspectPullSecret for a secret already read. */
+export function inspectReading(reading: KubeletPullSecretReading): PullSecretInspection {
+  if (reading.outcome !== 'read') return { status: 'malformed', registries: [], emptyRegistries: [], usernames: [], reason: reading.reason };
+  const registries = Object.keys(reading.auths);
   const emptyRegistries: string[] = [];
   const usernames: string[] = [];
   for (const registry of registries) {
-    const usable = usableCredentials(parsed.config.auths[registry]!);
-    if (!usable) {
+    const { username, password } = reading.credentials[registry]!;
+    if (!username || !password) {
       emptyRegistries.push(registry);
       continue;
     }
-    if (usable.username && !usernames.includes(usable.username)) usernames.push(usable.username);
+    if (!usernames.includes(username)) usernames.push(username);
   }
   if (emptyRegistries.length < registries.length) return { status: 'ok', registries, emptyRegistries, usernames };
-  const ignored = parsed.usesCredentialHelpers ? ' (credsStore/credHelpers are ignored by Kubernetes)' : '';
+  const ignored = reading.usesCredentialHelpers ? ' (credsStore/credHelpers are ignored by Kubernetes)' : '';
   const reason = registries.length === 0
     ? `it lists no registries${ignored}; recreate it with a registry, username and password`
     : `no registry entry has credentials${ignored}; recreate it with a username and password`;
@@ -540,7 +737,7 @@ function tooLarge(file: string, maxBytes: number): UsageError {
 
 function checkLocalConfig(parsed: unknown): LocalDockerConfig | string {
   if (!isPlainObject(parsed)) return `the top level is ${describeType(parsed)}, not an object`;
-  const auths = parsed.auths === undefined || parsed.auths === null ? {} : checkAuths(parsed.auths, 'auths', false);
+  const auths = parsed.auths === undefined || parsed.auths === null ? {} : checkAuths(parsed.auths, 'auths');
   if (typeof auths === 'string') return auths;
   const config: LocalDockerConfig = { auths };
   if (parsed.credsStore !== undefined && parsed.credsStore !== null && parsed.credsStore !== '') {

@@ -18,10 +18,18 @@ import {
 } from '@kubernetes/client-node';
 import { isManaged, listPods, listPullSecrets, listServiceAccounts, readOrUndefined, type Scope } from './cluster';
 import { coreApi, makeClient } from './client';
-import { apiCall, type Connection } from './connect';
-import { decodeAuthField, inspectPullSecret, parsePullSecretData } from './dockerconfig';
+import { apiCall, requestJson, type Connection } from './connect';
+import { inspectReading, readPullSecretLikeKubelet } from './dockerconfig';
 import { CliError, UsageError, oneLine } from './errors';
-import { matchingKeys, normalizeImage, normalizeRegistryKey, shortLivedTokenRegistry, type ImageReference } from './registry';
+import { checkLogins, type LoginCheck, type VerifyOptions } from './verify';
+import {
+  matchingKeys,
+  normalizeImage,
+  normalizeRegistryKey,
+  registryKeyMatchesImage,
+  shortLivedTokenRegistry,
+  type ImageReference,
+} from './registry';
 
 // ------------------------------------------------------------------------------------------------
 // What to diagnose
@@ -166,9 +174,10 @@ export function pullFailures(pod: V1Pod): Map<string, string> {
 
 interface Entry {
   key: string;
-  /** Has a username and password (the kubelet ignores tokens and empty entries). */
+  /** Has a username and password (the kubelet ignores tokens, and tries empty entries anonymously). */
   usable: boolean;
   username?: string;
+  hash: string;
 }
 
 interface SecretInfo {
@@ -177,6 +186,8 @@ interface SecretInfo {
   managed: boolean;
   status: 'ok' | 'malformed' | 'empty';
   reason?: string;
+  /** Set when the kubelet cannot read it (and so fails every pull of a pod that lists it). */
+  unreadable?: { reason: string; kubeletError?: string };
   /** `auths` entries in the secret's order (none when malformed). */
   entries: Entry[];
 }
@@ -185,87 +196,186 @@ interface SecretInfo {
 export interface DoctorInput {
   secrets: V1Secret[];
   serviceAccounts: V1ServiceAccount[];
+  /** The API server's version, when it could be read: which kubelet rules for cached images apply. */
+  serverVersion?: KubernetesVersion;
+}
+
+export interface KubernetesVersion {
+  major: number;
+  minor: number;
+  gitVersion: string;
 }
 
 interface ClusterIndex {
   secrets: Map<string, SecretInfo>;
   serviceAccounts: Map<string, V1ServiceAccount>;
+  serverVersion?: KubernetesVersion;
 }
 
 const at = (namespace: string, name: string) => `${namespace}/${name}`;
 
+function secretInfo(secret: V1Secret): SecretInfo {
+  const { namespace, name } = secret.metadata as { namespace: string; name: string };
+  const reading = readPullSecretLikeKubelet(secret.type, secret.data);
+  const inspection = inspectReading(reading);
+  const entries = reading.outcome === 'read'
+    ? Object.entries(reading.credentials).map(([key, { username, password, hash }]): Entry => ({
+        key,
+        usable: username !== '' && password !== '',
+        ...(username ? { username } : {}),
+        hash,
+      }))
+    : [];
+  return {
+    namespace,
+    name,
+    managed: isManaged(secret),
+    status: inspection.status,
+    ...(inspection.reason ? { reason: inspection.reason } : {}),
+    ...(reading.outcome === 'failed'
+      ? { unreadable: { reason: reading.reason, ...(reading.kubeletError ? { kubeletError: reading.kubeletError } : {}) } }
+      : {}),
+    entries,
+  };
+}
+
 function indexInput(input: DoctorInput): ClusterIndex {
-  const secrets = new Map<string, SecretInfo>();
-  for (const secret of input.secrets) {
-    const { namespace, name } = secret.metadata as { namespace: string; name: string };
-    const inspection = inspectPullSecret(secret.type, secret.data);
-    const parsed = parsePullSecretData(secret.type, secret.data);
-    const entries = parsed.ok
-      ? Object.entries(parsed.config.auths).map(([key, entry]): Entry => {
-          // As the kubelet does: a decodable `auth` wins over the separate username field.
-          const username = (entry.auth ? decodeAuthField(entry.auth)?.username : undefined) ?? entry.username;
-          return { key, usable: !inspection.emptyRegistries.includes(key), ...(username ? { username } : {}) };
-        })
-      : [];
-    secrets.set(at(namespace, name), {
-      namespace,
-      name,
-      managed: isManaged(secret),
-      status: inspection.status,
-      ...(inspection.reason ? { reason: inspection.reason } : {}),
-      entries,
-    });
-  }
+  const secrets = new Map(input.secrets.map((secret) => {
+    const info = secretInfo(secret);
+    return [at(info.namespace, info.name), info];
+  }));
   const serviceAccounts = new Map(input.serviceAccounts.map((sa) => [at(sa.metadata!.namespace!, sa.metadata!.name!), sa]));
-  return { secrets, serviceAccounts };
+  return { secrets, serviceAccounts, ...(input.serverVersion ? { serverVersion: input.serverVersion } : {}) };
 }
 
 /** One entry the kubelet tries: a secret and one of its `auths` keys. */
 export interface Candidate {
   secret: string;
+  /** The `auths` key as written in the secret. */
   key: string;
   usable: boolean;
   username?: string;
+  /** The kubelet's hash of the credentials; never printed. */
+  hash: string;
 }
 
 interface Lookup {
   /** Every matching entry, in the order the kubelet tries them. */
   candidates: Candidate[];
+  /** The candidates came from the Docker Hub fallback (`index.docker.io`), not from a match. */
+  fallback: boolean;
   /** The first one with credentials. */
   used?: Candidate;
   /** Named secrets that do not exist (or are not pull secrets: the kubelet ignores those too). */
   missing: string[];
   /** Named secrets that are malformed or hold no credentials. */
   broken: SecretInfo[];
+  /**
+   * Named secrets the kubelet cannot read. The first of them makes MakeDockerKeyring fail, and
+   * then the kubelet fails every pull of the pod, before it looks at any credentials.
+   */
+  unreadable: SecretInfo[];
 }
 
 /**
- * The kubelet's keyring for a pod with these pull secrets: the entries of all of them, matched
- * and ordered by lib/registry (most specific key first; equal keys in the secrets' order).
+ * The kubelet's keyring for a pod with these pull secrets (secrets.MakeDockerKeyring, then
+ * Lookup): nothing when one of them cannot be read; else the entries of all of them, matched and
+ * ordered by lib/registry (most specific key first; equal keys in the order of the pod's list, a
+ * secret listed twice counting twice). The kubelet's order among equal keys of one secret is Go's
+ * map order, which is random; doctor keeps the secret's order.
  */
 function lookup(index: ClusterIndex, namespace: string, names: string[], image: ImageReference): Lookup {
   const pairs: Array<{ secret: SecretInfo; entry: Entry }> = [];
   const missing: string[] = [];
   const broken: SecretInfo[] = [];
+  const unreadable: SecretInfo[] = [];
   for (const name of names) {
     const secret = index.secrets.get(at(namespace, name));
     if (!secret) {
-      missing.push(name);
+      if (!missing.includes(name)) missing.push(name);
       continue;
     }
-    if (secret.status !== 'ok') broken.push(secret);
+    if (secret.status !== 'ok' && !broken.includes(secret)) broken.push(secret);
+    if (secret.unreadable && !unreadable.includes(secret)) unreadable.push(secret);
     for (const entry of secret.entries) pairs.push({ secret, entry });
   }
+  if (unreadable.length > 0) return { candidates: [], fallback: false, missing, broken, unreadable };
   // matchingKeys answers with keys; equal keys come back in the order given, so each answer
   // takes the next unused pair with that key.
   const queues = new Map<string, Array<{ secret: SecretInfo; entry: Entry }>>();
   for (const pair of pairs) queues.set(pair.entry.key, [...(queues.get(pair.entry.key) ?? []), pair]);
   const candidates = matchingKeys(image, pairs.map((pair) => pair.entry.key)).map((key): Candidate => {
     const { secret, entry } = queues.get(key)!.shift()!;
-    return { secret: secret.name, key, usable: entry.usable, ...(entry.username ? { username: entry.username } : {}) };
+    return { secret: secret.name, key, usable: entry.usable, ...(entry.username ? { username: entry.username } : {}), hash: entry.hash };
   });
+  const fallback = candidates.length > 0 && !registryKeyMatchesImage(candidates[0]!.key, image);
   const used = candidates.find((candidate) => candidate.usable);
-  return { candidates, ...(used ? { used } : {}), missing, broken };
+  return { candidates, fallback, ...(used ? { used } : {}), missing, broken, unreadable };
+}
+
+/** The credentials the kubelet tries for an image, for one pod; see kubeletPullCredentials. */
+export type KubeletPullCredentials =
+  | { outcome: 'invalid-image'; reason: string }
+  | { outcome: 'unreadable-secret'; namespace: string; secret: string; reason: string; kubeletError?: string }
+  | {
+      outcome: 'credentials';
+      /** What the kubelet looks credentials up for, e.g. `docker.io/library/nginx`. */
+      repository: string;
+      credentials: Array<{
+        namespace: string;
+        secret: string;
+        /** The `auths` key as written. */
+        key: string;
+        /** The kubelet's keyring key for it (scheme and /v1/ or /v2/ dropped). */
+        keyringKey: string;
+        username: string;
+        /** The kubelet's AuthConfigHash of the credentials. */
+        hash: string;
+      }>;
+      /** They came from the Docker Hub fallback (`index.docker.io`), not from a matching key. */
+      fallback: boolean;
+    };
+
+/**
+ * What the kubelet does with a pod's pull secrets for one image, as doctor works it out: the
+ * secrets are those the kubelet found, in the order of the pod's `imagePullSecrets` (missing ones
+ * left out, as the kubelet skips them). The same path diagnose() takes; the differential test
+ * holds it to the kubelet's own code.
+ */
+export function kubeletPullCredentials(pullSecrets: V1Secret[], image: string): KubeletPullCredentials {
+  let reference: ImageReference;
+  try {
+    reference = normalizeImage(image);
+  } catch (error) {
+    return { outcome: 'invalid-image', reason: oneLine(error) };
+  }
+  const infos = pullSecrets.map(secretInfo);
+  const index: ClusterIndex = { secrets: new Map(infos.map((info) => [at(info.namespace, info.name), info])), serviceAccounts: new Map() };
+  const namespace = infos[0]?.namespace ?? '';
+  const found = lookup(index, namespace, infos.map((info) => info.name), reference);
+  const failing = found.unreadable[0];
+  if (failing) {
+    return {
+      outcome: 'unreadable-secret',
+      namespace: failing.namespace,
+      secret: failing.name,
+      reason: failing.unreadable!.reason,
+      ...(failing.unreadable!.kubeletError ? { kubeletError: failing.unreadable!.kubeletError } : {}),
+    };
+  }
+  return {
+    outcome: 'credentials',
+    repository: reference.name,
+    credentials: found.candidates.map((candidate) => ({
+      namespace,
+      secret: candidate.secret,
+      key: candidate.key,
+      keyringKey: normalizeRegistryKey(candidate.key).key,
+      username: candidate.username ?? '',
+      hash: candidate.hash,
+    })),
+    fallback: found.fallback,
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -273,6 +383,7 @@ function lookup(index: ClusterIndex, namespace: string, names: string[], image: 
 
 export type Verdict =
   | 'covered'
+  | 'rejected'
   | 'public-or-node'
   | 'dangling'
   | 'malformed'
@@ -295,6 +406,8 @@ export interface ImageDiagnosis {
   message: string;
   /** Every entry the kubelet tries for the image, in order. */
   tried: Array<{ secret: string; key: string }>;
+  /** The entry whose credentials the kubelet sends (covered and rejected images). */
+  used?: { secret: string; key: string; username?: string };
   /** The one command that fixes it (USER stands for the registry user name). */
   fix?: string;
   hints: string[];
@@ -318,6 +431,8 @@ export interface DiagnoseOptions {
   image?: string;
   /** Only the containers whose pod reports a pull failure. */
   onlyFailing?: boolean;
+  /** `--verify`: what the registries said to the credentials used (see verifyUsedLogins). */
+  logins?: Map<string, LoginCheck>;
 }
 
 const names = (refs: Array<{ name?: string }> | undefined) =>
@@ -350,6 +465,8 @@ function diagnoseIndexed(subject: Subject, index: ClusterIndex, options: Diagnos
   const effective = pullSecretsFrom === 'serviceaccount' ? accountSecrets : ownSecrets;
   const context: SubjectContext = {
     subject, index, serviceAccountName, serviceAccount, accountSecrets, effective, pullSecretsFrom, explained: new Set(),
+    ...(index.serverVersion ? { serverVersion: index.serverVersion } : {}),
+    ...(options.logins ? { logins: options.logins } : {}),
   };
 
   const failures = subject.pod ? pullFailures(subject.pod) : new Map<string, string>();
@@ -390,12 +507,15 @@ interface ContainerImage {
   container?: string;
   containerType?: ImageDiagnosis['containerType'];
   image: string;
+  imagePullPolicy?: string;
   waiting?: string;
 }
 
 function containersOf(spec: V1PodSpec): Array<ContainerImage & { name: string; container: string }> {
-  const of = (containers: Array<{ name: string; image?: string }> | undefined, containerType: ImageDiagnosis['containerType']) =>
-    (containers ?? []).map((c) => ({ name: c.name, container: c.name, containerType, image: c.image ?? '' }));
+  const of = (containers: Array<{ name: string; image?: string; imagePullPolicy?: string }> | undefined, containerType: ImageDiagnosis['containerType']) =>
+    (containers ?? []).map((c) => ({
+      name: c.name, container: c.name, containerType, image: c.image ?? '', ...(c.imagePullPolicy ? { imagePullPolicy: c.imagePullPolicy } : {}),
+    }));
   return [...of(spec.initContainers, 'init'), ...of(spec.containers, 'regular'), ...of(spec.ephemeralContainers, 'ephemeral')];
 }
 
@@ -409,6 +529,8 @@ interface SubjectContext {
   pullSecretsFrom: Diagnosis['pullSecretsFrom'];
   /** Secrets an image's verdict is about, so they are not repeated as notes. */
   explained: Set<string>;
+  serverVersion?: KubernetesVersion;
+  logins?: Map<string, LoginCheck>;
 }
 
 function diagnoseImage(context: SubjectContext, container: ContainerImage): ImageDiagnosis {
@@ -434,22 +556,48 @@ function diagnoseImage(context: SubjectContext, container: ContainerImage): Imag
     ...base, registry, verdict, message, tried, ...(fix ? { fix } : {}), hints,
   });
 
+  const cover = coveringSecret(context, image);
+  const fixes = new Fixes(context, registry);
   if (found.used) {
     const { secret, key, username } = found.used;
+    const used = { secret, key, ...(username ? { username } : {}) };
     const shortLived = shortLivedTokenRegistry(key, username);
     if (shortLived) hints.push(shortLivedHint(shortLived));
-    if (container.waiting) {
-      hints.push(
-        `the kubelet has credentials for ${registry}, so they may be wrong or expired, or the image may not exist: check them with \`kubectl pullsecret list -n ${namespace} --verify\``,
-      );
+    const login = context.logins?.get(loginKey(namespace, secret, key, registry));
+    if (login?.result === 'unauthorized') {
+      return {
+        ...result('rejected', `${registry} refused the credentials of ${namespace}/${secret} (${key}): ${login.detail}`,
+          fixes.recreate(secret, undefined, index.secrets.get(at(namespace, secret)))),
+        used,
+      };
     }
-    return result('covered', `covered by ${namespace}/${secret} (${key})`);
+    if (login && login.result !== 'ok' && login.result !== 'skipped') {
+      hints.push(`--verify could not log in to ${registry}: ${login.result} (${login.detail})`);
+    } else if (container.waiting && login?.result !== 'ok') {
+      hints.push(
+        `the kubelet has credentials for ${registry}, so they may be wrong or expired, or the image may not exist: check them with \`kubectl pullsecret doctor ${subject.object} -n ${namespace} --verify\``,
+      );
+    } else if (container.waiting) {
+      hints.push(`${registry} accepts these credentials (--verify), so the image or tag may not exist, or the node cannot reach the registry`);
+    }
+    return { ...result('covered', `covered by ${namespace}/${secret} (${key})`), used };
+  }
+
+  // One pull secret the kubelet cannot read fails the keyring, and so every pull of the pod.
+  const unreadable = found.unreadable[0];
+  if (unreadable) {
+    context.explained.add(unreadable.name);
+    return result(
+      'malformed',
+      `pull secret ${namespace}/${unreadable.name} cannot be read by the kubelet (${unreadable.unreadable!.reason}), and one such secret fails every pull of the pod, whatever its other pull secrets hold`,
+      fixes.recreate(unreadable.name, cover?.name, unreadable),
+    );
   }
 
   const shortLived = shortLivedTokenRegistry(registry);
   if (shortLived) hints.push(shortLivedHint(shortLived));
-  const cover = coveringSecret(context, image);
-  const fixes = new Fixes(context, registry);
+  const cached = cachedImageHint(context, container, image);
+  if (cached) hints.push(cached);
 
   // A secret the pod names but that is missing is the one meant for it: re-creating it fixes the
   // next pull, no restart needed.
@@ -498,6 +646,24 @@ function diagnoseImage(context: SubjectContext, container: ContainerImage): Imag
     return result('no-match', `no entry matches ${registry}: ${keys.join('; ')}`, fix);
   }
   return result('public-or-node', `no pull secrets: ${registry} must allow anonymous pulls, or the nodes need credentials for it (public or node-level credentials needed)`, fix);
+}
+
+/**
+ * Why an image already on a node is no way around missing credentials (KEP-2535). Since 1.35 the
+ * kubelet (KubeletEnsureSecretPulledImages, on by default) lets a pod use an image another pod
+ * pulled with a secret only when this pod has the same credentials; older kubelets start it
+ * whenever the image is there, so such a pod runs on some nodes and breaks on the next one.
+ */
+function cachedImageHint(context: SubjectContext, container: ContainerImage, image: ImageReference): string | undefined {
+  // The API server's default, for templates and --image: Always for :latest or no tag.
+  const policy = container.imagePullPolicy ?? ((image.tag ?? 'latest') === 'latest' && !image.digest ? 'Always' : 'IfNotPresent');
+  if (policy === 'Always') return undefined;
+  const checked = `Kubernetes 1.35+ kubelets (KubeletEnsureSecretPulledImages) do not let an image already on the node that another pod pulled with a secret stand in for credentials, even with imagePullPolicy ${policy}`;
+  const unchecked = 'older kubelets (or that feature gate off) start the pod where the image happens to be cached, and it breaks on the next node';
+  const version = context.serverVersion;
+  if (!version) return `${checked}; ${unchecked}`;
+  const newer = version.major > 1 || (version.major === 1 && version.minor >= 35);
+  return newer ? `${checked} (this cluster runs ${version.gitVersion})` : `this cluster runs ${version.gitVersion}: ${unchecked}`;
 }
 
 function shortLivedHint(kind: string): string {
@@ -657,6 +823,35 @@ export function secretNameFor(registry: string): string {
 }
 
 // ------------------------------------------------------------------------------------------------
+// --verify: do the credentials the kubelet sends work?
+
+const loginKey = (namespace: string, secret: string, key: string, registry: string) => JSON.stringify([namespace, secret, key, registry]);
+
+/**
+ * Logs in to each image's registry with the credentials the kubelet would send for it, as read by
+ * the kubelet (one login per distinct secret entry and registry). The answers go back into
+ * diagnose as DiagnoseOptions.logins, where a refused login turns `covered` into `rejected`.
+ */
+export async function verifyUsedLogins(diagnoses: Diagnosis[], input: DoctorInput, options: VerifyOptions): Promise<Map<string, LoginCheck>> {
+  const secrets = new Map(input.secrets.map((secret) => [at(secret.metadata!.namespace!, secret.metadata!.name!), secret]));
+  const wanted = new Map<string, { registry: string; username: string; password: string }>();
+  for (const diagnosis of diagnoses) {
+    for (const image of diagnosis.images) {
+      if (!image.used || !image.registry) continue;
+      const id = loginKey(diagnosis.namespace, image.used.secret, image.used.key, image.registry);
+      const secret = secrets.get(at(diagnosis.namespace, image.used.secret));
+      const reading = secret ? readPullSecretLikeKubelet(secret.type, secret.data) : undefined;
+      const credentials = reading?.outcome === 'read' ? reading.credentials[image.used.key] : undefined;
+      // The kubelet sends them to the image's registry, whatever host the key names (globs).
+      if (credentials) wanted.set(id, { registry: image.registry, username: credentials.username, password: credentials.password });
+    }
+  }
+  const ids = [...wanted.keys()];
+  const checks = await checkLogins([...wanted.values()], options);
+  return new Map(ids.map((id, i) => [id, checks[i]!]));
+}
+
+// ------------------------------------------------------------------------------------------------
 // Printing
 
 export interface DoctorSummary {
@@ -729,12 +924,40 @@ export async function readForDoctor(connection: Connection, request: DoctorReque
   if (!target && request.image !== undefined && !('namespace' in scope)) {
     throw new UsageError('--image without a pod or workload checks a new pod in one namespace: use -n NAMESPACE instead of -A');
   }
-  const secretsAndAccounts = Promise.all([listPullSecrets(connection, scope), listServiceAccounts(connection, scope)]);
+  const secretsAndAccounts = Promise.all([listPullSecrets(connection, scope), listServiceAccounts(connection, scope), readServerVersion(connection)]);
   // Settled here too, so a failing subject read does not leave this rejection unhandled.
   secretsAndAccounts.catch(() => undefined);
   const subjects = await readSubjects(connection, request);
-  const [secrets, serviceAccounts] = await secretsAndAccounts;
-  return { subjects, input: { secrets, serviceAccounts }, onlyFailing: !target && request.image === undefined };
+  const [secrets, serviceAccounts, serverVersion] = await secretsAndAccounts;
+  return {
+    subjects,
+    input: { secrets, serviceAccounts, ...(serverVersion ? { serverVersion } : {}) },
+    onlyFailing: !target && request.image === undefined,
+  };
+}
+
+/** GET /version (readable by anyone); undefined when it cannot be read, which only costs a hint. */
+async function readServerVersion(connection: Connection): Promise<KubernetesVersion | undefined> {
+  try {
+    const version = await requestJson<{ major?: string; minor?: string; gitVersion?: string }>(connection, { path: '/version' });
+    return parseServerVersion(version);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `{major: "1", minor: "36+"}` (providers add "+") or, failing that, gitVersion `v1.36.3-eks-...`. */
+export function parseServerVersion(version: { major?: string; minor?: string; gitVersion?: string }): KubernetesVersion | undefined {
+  const gitVersion = version.gitVersion ?? '';
+  let major = Number.parseInt(version.major ?? '', 10);
+  let minor = Number.parseInt(version.minor ?? '', 10);
+  if (!Number.isFinite(major) || !Number.isFinite(minor)) {
+    const match = /^v?(\d+)\.(\d+)/.exec(gitVersion);
+    if (!match) return undefined;
+    major = Number(match[1]);
+    minor = Number(match[2]);
+  }
+  return { major, minor, gitVersion: gitVersion || `v${major}.${minor}` };
 }
 
 async function readSubjects(connection: Connection, { target, scope, image }: DoctorRequest): Promise<Subject[]> {

@@ -7,7 +7,7 @@
 //     URLsMatch (glob matching), isDefaultRegistryMatch (Docker Hub fallback), Lookup (order);
 //   - distribution/reference ParseNormalizedNamed, which the kubelet uses to name the image;
 //   - Go's net/url.Parse, net.SplitHostPort and path/filepath.Match, which those call.
-// The one deliberate departure is noted at parseHostLikeGo ('[' in host names).
+// tests/unit/doctor-kubelet.test.ts holds it to the kubelet's own code (v1.36.3).
 
 import { isIPv6 } from 'node:net';
 import { UsageError } from './errors';
@@ -226,10 +226,10 @@ function parseHostLikeGo(host: string): string | undefined {
     if (!isIPv6(unescaped)) return undefined;
     return `[${unescaped}]${colonPort}`;
   }
-  // Departure from current Go: since Go 1.25.2/1.24.8 url.Parse rejects a '[' anywhere but at
-  // the start, so kubelets built with it ignore keys like `reg[0-9].example`; older kubelets
-  // accept them and match the class with filepath.Match. Reading such keys as the older kubelets
-  // did shows what the key was meant to cover; validateServerKey refuses to write new ones.
+  // Since Go 1.25.2/1.24.8 url.Parse rejects a '[' anywhere but at the start, so current kubelets
+  // (v1.36 is built with Go 1.26) ignore keys like `reg[0-9].example` that older ones matched as a
+  // glob class. The kubelet-keyring differential test caught doctor reading them the old way.
+  if (host.lastIndexOf('[') > 0) return undefined;
   const colon = host.indexOf(':');
   if (colon >= 0) {
     // Go (1.26+, for http and https) allows a single colon, followed by digits only.
@@ -557,6 +557,7 @@ export function validateServerKey(server: string): RegistryKey {
   }
   if (server.includes('@')) fail('it must not contain "@" (user names belong in the credentials, digests in images)');
   if (/[?#]/.test(server)) fail('the kubelet reads "?" and "#" as the start of a URL query or fragment, so they cannot be globs');
+  if (/^(?:https?:\/\/)?[^/[]+\[/.test(server)) fail('current kubelets ignore entries with "[...]" in the host name; use "*" globs instead');
 
   const parsed = registryKeyOrProblem(server);
   if (typeof parsed === 'string') return fail(parsed);
@@ -580,9 +581,6 @@ function serverHostProblem(key: RegistryKey): string | undefined {
     return key.port === undefined
       ? 'an IPv6 address needs a port, e.g. [::1]:5000 (the kubelet never matches one without a port)'
       : undefined;
-  }
-  if (/[[\]]/.test(key.host)) {
-    return 'current kubelets ignore entries with "[...]" in the host name; use "*" globs instead';
   }
   if (key.host.toLowerCase() !== key.host) {
     return 'the kubelet compares host names case-sensitively with image names, which are lowercase; write it in lowercase';

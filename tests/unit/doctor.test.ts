@@ -7,6 +7,7 @@ import {
   formatDiagnoses,
   labelSelectorString,
   ownerOf,
+  parseServerVersion,
   parseTarget,
   podSubject,
   pullFailures,
@@ -184,7 +185,7 @@ describe('diagnose: covered', () => {
     const image = only(pod('p', 'registry.example/app', { secrets: ['regcred'], failing: ['app'] }), input);
     assert.equal(image.verdict, 'covered');
     assert.match(image.waiting!, /^ImagePullBackOff/);
-    assert.ok(image.hints.some((h) => h.includes('kubectl pullsecret list -n shop --verify')));
+    assert.ok(image.hints.some((h) => h.includes('kubectl pullsecret doctor pod/p -n shop --verify')), image.hints.join('\n'));
   });
 
   test('short-lived registry tokens get a hint, long-lived keys do not', () => {
@@ -287,7 +288,8 @@ describe('diagnose: problems and fixes', () => {
     const input = { secrets: [broken, empty], serviceAccounts: [] };
     const bad = only(pod('p', 'registry.example:5000/app', { secrets: ['broken'] }), input);
     assert.equal(bad.verdict, 'malformed');
-    assert.match(bad.message, /shop\/broken cannot be used \(it is malformed: .*not valid JSON/);
+    // The kubelet cannot build its keyring with it: every pull of the pod fails.
+    assert.match(bad.message, /shop\/broken cannot be read by the kubelet \(.*not valid JSON.*fails every pull of the pod/);
     assert.equal(bad.fix, 'kubectl pullsecret add broken -n shop --server registry.example:5000 --username USER --password-stdin --no-attach --replace --force');
     const hollow = only(pod('p', 'registry.example:5000/app', { secrets: ['empty'] }), input);
     assert.equal(hollow.verdict, 'malformed');
@@ -332,6 +334,80 @@ describe('diagnose: problems and fixes', () => {
     const image = only(pod('p', 'Registry.example/UPPER'), { secrets: [], serviceAccounts: [] });
     assert.equal(image.verdict, 'invalid-image');
     assert.match(image.message, /invalid image .*lowercase.*the kubelet cannot pull it/);
+  });
+});
+
+describe('diagnose: as the kubelet reads pull secrets', () => {
+  const noColon: V1Secret = {
+    metadata: { namespace: 'shop', name: 'broken' },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': b64(JSON.stringify({ auths: { 'registry.example': { auth: b64('no-colon') } } })) },
+  };
+  const good = pullSecret('shop', 'regcred', { 'registry.example': login() });
+
+  test('one secret the kubelet cannot read fails the pod whatever the others hold, in either order', () => {
+    const input = { secrets: [good, noColon], serviceAccounts: [account('shop', 'default', ['regcred', 'broken'])] };
+    for (const secrets of [['regcred', 'broken'], ['broken', 'regcred']]) {
+      const image = only(pod('p', 'registry.example/app', { secrets }), input);
+      assert.equal(image.verdict, 'malformed', secrets.join());
+      assert.match(image.message, /shop\/broken cannot be read by the kubelet .*unable to parse auth field.*fails every pull of the pod/);
+      assert.deepEqual(image.tried, []);
+      assert.equal(image.fix, 'kubectl pullsecret add broken -n shop --from-secret shop/regcred --no-attach --replace --force');
+    }
+    // Even an image no secret is for: the keyring is built before any lookup.
+    assert.equal(only(pod('p', 'quay.io/public/app', { secrets: ['regcred', 'broken'] }), input).verdict, 'malformed');
+  });
+
+  test('Go\'s JSON: field names in any case, unpadded auth', () => {
+    const capitals: V1Secret = {
+      metadata: { namespace: 'shop', name: 'capitals' },
+      type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': b64(JSON.stringify({ Auths: { 'registry.example': { Username: 'ci', PASSWORD } } })) },
+    };
+    const unpadded = pullSecret('shop', 'unpadded', { 'registry.example': { auth: b64('ci:12345').replace(/=+$/, '') } });
+    assert.notEqual(b64('ci:12345').replace(/=+$/, ''), b64('ci:12345'), 'the auth needs padding');
+    const input = { secrets: [capitals, unpadded], serviceAccounts: [] };
+    assert.equal(only(pod('p', 'registry.example/app', { secrets: ['capitals'] }), input).verdict, 'covered');
+    const image = only(pod('p', 'registry.example/app', { secrets: ['unpadded'] }), input);
+    assert.equal(image.verdict, 'covered');
+    assert.deepEqual(image.used, { secret: 'unpadded', key: 'registry.example', username: 'ci' });
+  });
+
+  test('an image on the node is no stand-in for credentials: explained by the cluster\'s version', () => {
+    const withVersion = (gitVersion: string): DoctorInput => ({ secrets: [], serviceAccounts: [], serverVersion: parseServerVersion({ gitVersion })! });
+    const cached = pod('p', 'registry.example/app:1', { spec: { containers: [{ name: 'app', image: 'registry.example/app:1', imagePullPolicy: 'IfNotPresent' }] } });
+    const newer = only(cached, withVersion('v1.36.3'));
+    assert.ok(newer.hints.some((h) => /1\.35\+ kubelets .*already on the node.*stand in for credentials.*IfNotPresent \(this cluster runs v1\.36\.3\)/.test(h)), newer.hints.join('\n'));
+    const older = only(cached, withVersion('v1.34.2'));
+    assert.ok(older.hints.some((h) => /this cluster runs v1\.34\.2: .*where the image happens to be cached, and it breaks on the next node/.test(h)), older.hints.join('\n'));
+    const unknown = only(cached, { secrets: [], serviceAccounts: [] });
+    assert.ok(unknown.hints.some((h) => /1\.35\+ kubelets.*; older kubelets/.test(h)), unknown.hints.join('\n'));
+    // With Always the image is pulled anyway: no hint.
+    const always = pod('p', 'registry.example/app:latest');
+    assert.ok(!only(always, withVersion('v1.36.3')).hints.some((h) => /cached|already on the node/.test(h)));
+  });
+
+  test('parseServerVersion: major/minor with a provider "+", else gitVersion', () => {
+    assert.deepEqual(parseServerVersion({ major: '1', minor: '36', gitVersion: 'v1.36.3' }), { major: 1, minor: 36, gitVersion: 'v1.36.3' });
+    assert.deepEqual(parseServerVersion({ major: '1', minor: '34+', gitVersion: 'v1.34.1-eks-1' }), { major: 1, minor: 34, gitVersion: 'v1.34.1-eks-1' });
+    assert.deepEqual(parseServerVersion({ major: '', minor: '', gitVersion: 'v1.35.0-gke.1' }), { major: 1, minor: 35, gitVersion: 'v1.35.0-gke.1' });
+    assert.equal(parseServerVersion({}), undefined);
+  });
+
+  test('--verify: a login the registry refuses is "rejected", not covered', () => {
+    const input = { secrets: [good], serviceAccounts: [] };
+    const subject = podSubject(pod('p', 'registry.example/app', { secrets: ['regcred'], failing: ['app'] }));
+    const key = JSON.stringify(['shop', 'regcred', 'registry.example', 'registry.example']);
+    const refused = new Map([[key, { registry: 'registry.example', username: 'ci', result: 'unauthorized' as const, detail: 'HTTP 401 for user ci' }]]);
+    const [rejected] = diagnose(subject, input, { logins: refused }).images;
+    assert.equal(rejected!.verdict, 'rejected');
+    assert.match(rejected!.message, /registry\.example refused the credentials of shop\/regcred \(registry\.example\): HTTP 401/);
+    assert.equal(rejected!.fix, 'kubectl pullsecret add regcred -n shop --server registry.example --username USER --password-stdin --no-attach --replace --force');
+    assert.equal(summarize([diagnose(subject, input, { logins: refused })]).covered, 0);
+    const accepted = new Map([[key, { ...refused.get(key)!, result: 'ok' as const, detail: 'logged in' }]]);
+    const [fine] = diagnose(subject, input, { logins: accepted }).images;
+    assert.equal(fine!.verdict, 'covered');
+    assert.ok(fine!.hints.some((h) => /accepts these credentials/.test(h)), fine!.hints.join('\n'));
   });
 });
 

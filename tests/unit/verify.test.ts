@@ -56,7 +56,8 @@ describe('loginTarget', () => {
 
   test('globs and keys the kubelet cannot parse are skipped', () => {
     assert.deepEqual(loginTarget('*.corp.example'), { skip: 'a glob names no single host to log in to' });
-    assert.deepEqual(loginTarget('reg[0-9].example'), { skip: 'a glob names no single host to log in to' });
+    // Go 1.25.2+ url.Parse refuses '[' after the start of a host, so current kubelets drop the key.
+    assert.deepEqual(loginTarget('reg[0-9].example'), { skip: 'the kubelet cannot parse this key' });
     assert.deepEqual(loginTarget('https://reg.example:port'), { skip: 'the kubelet cannot parse this key' });
   });
 });
