@@ -34,5 +34,5 @@ echo "== tests"
 # One run for unit and integration tests, so the closing summary counts them all. Test files
 # run one at a time: integration tests share one API server and are isolated by namespace.
 # (Node 20's --test takes no globs, hence find.)
-mapfile -t test_files < <(find tests/unit tests/integration -name '*.test.ts' | sort)
+mapfile -t test_files < <(find tests/unit tests/integration tests/e2e -name '*.test.ts' | sort)
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${test_files[@]}" "$@"

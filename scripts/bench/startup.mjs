@@ -27,7 +27,8 @@ if (args.includes('--repackage') || !existsSync(archive)) {
 }
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'kps-bench-startup-'));
-const clusterEnv = { ...process.env, KPS_CLUSTER_DIR: path.join(scratch, 'cluster') };
+// The control plane alone: start-up needs no node.
+const clusterEnv = { ...process.env, KPS_CLUSTER_DIR: path.join(scratch, 'cluster'), KPS_CLUSTER_NODE: 'none' };
 const cluster = (verb) => spawnSync('bash', [path.join(root, 'scripts', 'cluster', 'cluster.sh'), verb], { env: clusterEnv, encoding: 'utf8' });
 
 try {

@@ -32,7 +32,8 @@ const K = option('watch-samples', 50);
 const P = option('pods', 200);
 const keep = args.includes('--keep');
 const clusterDir = path.join(root, '.cluster-bench');
-const env = { ...process.env, KPS_CLUSTER_DIR: clusterDir };
+// The control plane alone: these figures are API writes and watches, no pod runs.
+const env = { ...process.env, KPS_CLUSTER_DIR: clusterDir, KPS_CLUSTER_NODE: 'none' };
 const plugin = path.join(root, 'dist', 'kubectl-pullsecret');
 const scratch = mkdtempSync(path.join(tmpdir(), 'kps-bench-'));
 const LABEL = 'kps-bench';

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# A throwaway Kubernetes control plane on 127.0.0.1 for the demo and the integration tests:
-# etcd, kube-apiserver (TLS, client-certificate users, RBAC) and kube-controller-manager, built
-# from the Go module proxy by testbin/build.sh.
+# A throwaway Kubernetes cluster on 127.0.0.1 for the demo and the tests: etcd, kube-apiserver
+# (TLS, client-certificate users, Node + RBAC authorization), kube-controller-manager and
+# kube-scheduler, built from the Go module proxy by testbin/build.sh; a worker node (node.sh:
+# kubelet, containerd, runc, CNI, built by nodebin/build.sh) and two registries on 127.0.0.1
+# holding the images its pods pull (registry.sh), one of them password-protected.
+# KPS_CLUSTER_NODE=none starts the control plane alone (benchmarks that need no pods).
 #
 #   cluster.sh up       build if needed, start, wait until ready, write kubeconfigs
 #   cluster.sh down     stop every process `up` started (by PID) and remove the state
@@ -9,13 +12,19 @@
 #   cluster.sh stop COMPONENT / start COMPONENT   stop or start again one process (fault tests)
 #
 # State lives in $KPS_CLUSTER_DIR (default: .cluster/ in the repo): pki/, logs/, pids, ports,
-# kubeconfig (users admin and restricted, current context: admin) and restricted.kubeconfig.
+# kubeconfig (users admin and restricted, current context: admin), restricted.kubeconfig,
+# node/ (the node's whole state), registry/ (config.json: the registry user's docker login,
+# address) and sandbox-registry/.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 state="${KPS_CLUSTER_DIR:-$repo/.cluster}"
 start_timeout="${KPS_START_TIMEOUT:-120}"
-components=(etcd kube-apiserver kube-controller-manager)
+with_node=yes
+[ "${KPS_CLUSTER_NODE:-}" != none ] || with_node=""
+control_plane=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+node_parts=(sandbox-registry registry containerd kubelet)
+components=("${control_plane[@]}" "${node_parts[@]}")
 
 log() { echo "cluster: $*" >&2; }
 die() { echo "cluster: error: $*" >&2; exit 1; }
@@ -52,22 +61,23 @@ wait_for() { # description, command...
   done
 }
 
+openssl_quiet() { openssl "$@" 2>/dev/null; }
+sign() { # name, subject, extensions: $name.key and $name.crt, signed by the CA in the current folder
+  openssl_quiet ecparam -name prime256v1 -genkey -noout -out "$1.key"
+  openssl_quiet req -new -key "$1.key" -subj "$2" -out "$1.csr"
+  printf '%s\n' "$3" > "$1.ext"
+  openssl_quiet x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
+    -extfile "$1.ext" -out "$1.crt"
+  rm -f "$1.csr" "$1.ext"
+}
+
 make_pki() {
   local pki="$state/pki"
   mkdir -p "$pki"
   (
     cd "$pki"
-    openssl_quiet() { openssl "$@" 2>/dev/null; }
     openssl_quiet ecparam -name prime256v1 -genkey -noout -out ca.key
     openssl_quiet req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=kubectl-pullsecret-test-ca" -out ca.crt
-    sign() { # name, subject, extensions
-      openssl_quiet ecparam -name prime256v1 -genkey -noout -out "$1.key"
-      openssl_quiet req -new -key "$1.key" -subj "$2" -out "$1.csr"
-      printf '%s\n' "$3" > "$1.ext"
-      openssl_quiet x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
-        -extfile "$1.ext" -out "$1.crt"
-      rm -f "$1.csr" "$1.ext"
-    }
     sign apiserver "/CN=kube-apiserver" \
       "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
 extendedKeyUsage=serverAuth"
@@ -75,6 +85,7 @@ extendedKeyUsage=serverAuth"
     # The controller manager runs every controller under its own identity, which needs broad rights.
     sign kcm "/O=system:masters/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
     sign restricted "/CN=restricted" "extendedKeyUsage=clientAuth"
+    sign scheduler "/CN=system:kube-scheduler" "extendedKeyUsage=clientAuth"
     openssl_quiet genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key
     openssl_quiet pkey -in sa.key -pubout -out sa.pub
   )
@@ -144,6 +155,11 @@ cmd_start() { # component
   log "$1 started"
 }
 
+# Controllers: ServiceAccounts and their tokens, namespaces, garbage collection, and for the node
+# the workloads (Deployments, ReplicaSets), Services' endpoints, and the node lifecycle (it
+# removes the not-ready taint a node registers with).
+kcm_controllers=serviceaccount-token-controller,serviceaccount-controller,namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller,root-ca-certificate-publisher-controller,deployment-controller,replicaset-controller,endpoints-controller,endpointslice-controller,node-lifecycle-controller,pod-garbage-collector-controller
+
 ready() {
   api_get /readyz && api_get /api/v1/namespaces/default/serviceaccounts/default
 }
@@ -155,11 +171,13 @@ cmd_up() {
     return 0
   fi
   [ ! -d "$state" ] || cmd_down >/dev/null
-  local bin
+  local bin nodebin=""
   bin=$("$repo/scripts/cluster/testbin/build.sh")
+  [ -z "$with_node" ] || nodebin=$("$repo/scripts/cluster/nodebin/build.sh")
   local began=$SECONDS
   mkdir -p "$state/logs" "$state/etcd-data"
   make_pki
+  [ -z "$with_node" ] || { node_pki; echo "$nodebin" > "$state/nodebin.path"; }
   local etcd_port peer_port api_port
   etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
   echo "$api_port" > "$state/api.port"
@@ -175,7 +193,10 @@ cmd_up() {
     --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
     --client-ca-file="$pki/ca.crt" \
-    --authorization-mode=RBAC \
+    --authorization-mode=Node,RBAC \
+    --enable-admission-plugins=NodeRestriction,PodNodeSelector \
+    --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$pki/sa.pub" \
     --service-account-signing-key-file="$pki/sa.key" \
@@ -189,26 +210,51 @@ cmd_up() {
   write_kubeconfig "$state/kcm.kubeconfig" kcm kcm
   start kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig="$state/kcm.kubeconfig" \
-    --controllers=serviceaccount-token-controller,serviceaccount-controller,namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller,root-ca-certificate-publisher-controller \
+    --controllers="$kcm_controllers" \
     --service-account-private-key-file="$pki/sa.key" \
     --root-ca-file="$pki/ca.crt" \
     --leader-elect=false --secure-port=0 \
     --v=1
   wait_for "ServiceAccount default/default" api_get /api/v1/namespaces/default/serviceaccounts/default
 
+  write_kubeconfig "$state/scheduler.kubeconfig" scheduler scheduler
+  start kube-scheduler "$bin/kube-scheduler" \
+    --kubeconfig="$state/scheduler.kubeconfig" \
+    --authentication-kubeconfig="$state/scheduler.kubeconfig" \
+    --authorization-kubeconfig="$state/scheduler.kubeconfig" \
+    --leader-elect=false --bind-address=127.0.0.1 --secure-port="$(free_port)" \
+    --v=1
+  local control_plane_ready=$EPOCHREALTIME
+  if [ -n "$with_node" ]; then
+    registries_start
+    registries_push_images
+    node_write_containerd_config "$nodebin" "$(cat "$state/sandbox-registry/address")/pause:1" \
+      "$(cat "$state/sandbox-registry/address")" "$(cat "$state/registry/address")"
+    node_write_kubelet_config "$(free_port)" "$(free_port)"
+    node_start "$bin" "$nodebin"
+    wait_for "node $node_name Ready" node_ready
+    awk -v from="$control_plane_ready" -v to="$EPOCHREALTIME" 'BEGIN { printf "%.1f\n", to - from }' > "$state/node/ready.seconds"
+    log "node $node_name Ready $(cat "$state/node/ready.seconds")s after the control plane"
+  fi
+
   write_kubeconfig "$state/kubeconfig" admin admin restricted
   write_kubeconfig "$state/restricted.kubeconfig" restricted restricted
   local version
   version=$(api_get /version | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p')
   log "Kubernetes $version ready on https://127.0.0.1:$api_port in $((SECONDS - began))s"
+  if [ -n "$with_node" ]; then
+    log "private registry: $(cat "$state/registry/address") (user $registry_user; its docker login: $state/registry/config.json)"
+    log "  try: kubectl pullsecret add regcred -n default --from-docker-config $state/registry/config.json"
+  fi
   echo "export KUBECONFIG=$state/kubeconfig"
 }
 
 cmd_down() {
   [ -d "$state" ] || { log "not up"; return 0; }
   local c
-  # Reverse start order: the controller manager and apiserver first, etcd last.
-  for c in kube-controller-manager kube-apiserver etcd; do stop_component "$c"; done
+  # The node first (its pods, mounts and devices), then the control plane in reverse start order.
+  node_teardown
+  for c in registry sandbox-registry kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_component "$c"; done
   rm -rf "$state"
   log "down"
 }
@@ -217,14 +263,21 @@ cmd_status() {
   [ -d "$state" ] || { echo "down"; return 1; }
   local c
   for c in "${components[@]}"; do
+    [ -f "$state/$c.cmd" ] || continue
     if alive "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: not running"; fi
   done
-  if ready >/dev/null 2>&1; then
-    echo "ready: https://127.0.0.1:$(cat "$state/api.port") (export KUBECONFIG=$state/kubeconfig)"
-  else
-    echo "not ready"; return 1
+  if ! ready >/dev/null 2>&1; then echo "not ready"; return 1; fi
+  echo "ready: https://127.0.0.1:$(cat "$state/api.port") (export KUBECONFIG=$state/kubeconfig)"
+  if [ -f "$state/kubelet.cmd" ]; then
+    if node_ready >/dev/null 2>&1; then echo "node $node_name: Ready"; else echo "node $node_name: not Ready"; return 1; fi
+    echo "registry: $(cat "$state/registry/address") (docker login: $state/registry/config.json)"
   fi
 }
+
+# shellcheck source=node.sh
+source "$repo/scripts/cluster/node.sh"
+# shellcheck source=registry.sh
+source "$repo/scripts/cluster/registry.sh"
 
 case "${1:-}" in
   up) cmd_up ;;

@@ -10,6 +10,7 @@ import {
   admin,
   assertOneLineError,
   createDockerConfigSecret,
+  createNamespace,
   createPod,
   createServiceAccount,
   dockerConfigJsonBytes,
@@ -575,7 +576,7 @@ describe('add', () => {
   test('a terminating namespace is skipped with a message; the others are still done', async () => {
     const login = { server: 'registry.example', username: 'ci', password: 'FAKE-term-pw' };
     const terminating = uniqueNamespaceName('add-terminating');
-    await admin.core.createNamespace({ body: { metadata: { name: terminating } } });
+    await createNamespace(terminating);
     try {
       await holdTerminating(terminating);
       await withNamespace('add-active', async (active) => {

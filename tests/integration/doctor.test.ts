@@ -16,6 +16,7 @@ import {
   runShell,
   setPullFailure,
   withNamespace,
+  waitFor,
   type RunResult,
 } from './harness';
 
@@ -180,32 +181,18 @@ describe('doctor POD and doctor KIND/NAME', () => {
         metadata: { labels },
         spec: { imagePullSecrets: [{ name: 'other' }], containers: [{ name: 'app', image: `${REGISTRY}/shop/web:1` }] },
       };
-      const deployment = await adminWorkloads.apps.createNamespacedDeployment({
+      await adminWorkloads.apps.createNamespacedDeployment({
         namespace,
         body: { metadata: { name: 'web' }, spec: { selector: { matchLabels: labels }, template } },
       });
-      // No controllers for workloads run here: make the ReplicaSet and its pod as they would.
-      const replicaSet = await adminWorkloads.apps.createNamespacedReplicaSet({
-        namespace,
-        body: {
-          metadata: {
-            name: 'web-6b7f9',
-            labels: { ...labels, 'pod-template-hash': '6b7f9' },
-            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: deployment.metadata!.uid!, controller: true }],
-          },
-          spec: { selector: { matchLabels: { ...labels, 'pod-template-hash': '6b7f9' } }, template: { ...template, metadata: { labels: { ...labels, 'pod-template-hash': '6b7f9' } } } },
-        },
-      });
-      await admin.core.createNamespacedPod({
-        namespace,
-        body: {
-          metadata: {
-            name: 'web-6b7f9-abcde',
-            labels: { ...labels, 'pod-template-hash': '6b7f9' },
-            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-6b7f9', uid: replicaSet.metadata!.uid!, controller: true }],
-          },
-          spec: template.spec,
-        },
+      // The Deployment and ReplicaSet controllers make its pod (Pending: this namespace's pods
+      // are never scheduled).
+      let podName = '';
+      await waitFor('the Deployment\'s pod', async () => {
+        const pods = await admin.core.listNamespacedPod({ namespace, labelSelector: 'app=web' });
+        const owned = pods.items.filter((pod) => pod.metadata?.ownerReferences?.some((o) => o.kind === 'ReplicaSet'));
+        podName = owned[0]?.metadata?.name ?? '';
+        return owned.length === 1;
       });
       // A pod with the same labels that the Deployment does not own is not its business.
       await createPod(namespace, 'impostor', { image: 'ghcr.io/x/y' });
@@ -216,8 +203,8 @@ describe('doctor POD and doctor KIND/NAME', () => {
 
       const { result, report } = await doctorJson(['deployment/web', '-n', namespace]);
       assert.equal(result.code, 1);
-      assert.deepEqual(report.items.map((d) => d.object), ['deployment/web', 'pod/web-6b7f9-abcde']);
-      const [templateImage, podImage] = [imageOf(report, 'deployment/web'), imageOf(report, 'pod/web-6b7f9-abcde')];
+      assert.deepEqual(report.items.map((d) => d.object), ['deployment/web', `pod/${podName}`]);
+      const [templateImage, podImage] = [imageOf(report, 'deployment/web'), imageOf(report, `pod/${podName}`)];
       assert.equal(report.items[0]!.pullSecretsFrom, 'template');
       assert.equal(templateImage.verdict, 'shadowed');
       assert.equal(podImage.verdict, 'shadowed');
@@ -230,7 +217,7 @@ describe('doctor POD and doctor KIND/NAME', () => {
       const after = JSON.parse(fixed.stdout) as Report;
       assert.equal(imageOf(after, 'deployment/web').verdict, 'covered');
       // The existing pod keeps its list until the Deployment controller replaces it.
-      assert.equal(imageOf(after, 'pod/web-6b7f9-abcde').verdict, 'shadowed');
+      assert.equal(imageOf(after, `pod/${podName}`).verdict, 'shadowed');
     }));
 
   test('a CronJob template that uses its ServiceAccount', () =>

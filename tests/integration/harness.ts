@@ -86,10 +86,29 @@ export function run(args: string[], options: RunOptions = {}): Promise<RunResult
 
 let namespaceCounter = 0;
 
+/**
+ * The integration tests check API objects, not pulls: their pods name registries that do not
+ * exist and some carry statuses the tests set themselves. The PodNodeSelector admission plugin
+ * gives every pod in their namespaces a node selector that the local node does not match, so
+ * those pods stay Pending, unscheduled, as they were before the cluster had a node (the e2e
+ * tests in tests/e2e make namespaces of their own, whose pods run).
+ */
+export const OFF_NODE_ANNOTATIONS = { 'scheduler.alpha.kubernetes.io/node-selector': 'kubectl-pullsecret.test/no-node=true' };
+
+/** Creates a namespace for an integration test: its pods are never scheduled (see OFF_NODE_ANNOTATIONS). */
+export async function createNamespace(
+  name: string,
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } = {},
+): Promise<void> {
+  await admin.core.createNamespace({
+    body: { metadata: { ...metadata, name, annotations: { ...OFF_NODE_ANNOTATIONS, ...metadata.annotations } } },
+  });
+}
+
 /** Creates a fresh namespace, waits for its default ServiceAccount, and deletes it afterwards. */
 export async function withNamespace<T>(prefix: string, body: (namespace: string) => Promise<T>): Promise<T> {
   const name = `${prefix}-${process.pid}-${++namespaceCounter}`.toLowerCase().slice(0, 63);
-  await admin.core.createNamespace({ body: { metadata: { name } } });
+  await createNamespace(name);
   try {
     await waitFor(`ServiceAccount ${name}/default`, () =>
       admin.core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(
@@ -228,7 +247,7 @@ export async function setPullSecrets(namespace: string, serviceAccount: string, 
   );
 }
 
-/** A Pod created as admin (no nodes exist: it stays Pending, which is all these tests need). */
+/** A Pod created as admin (in a test namespace it is never scheduled: it stays Pending, which is all these tests need). */
 export async function createPod(
   namespace: string,
   name: string,
@@ -302,7 +321,7 @@ function shellQuote(text: string): string {
 /** A namespace made without waiting for anything, deleted afterwards (best effort). */
 export async function withBareNamespace<T>(prefix: string, body: (namespace: string) => Promise<T>): Promise<T> {
   const name = `${prefix}-${process.pid}-${++namespaceCounter}`.toLowerCase().slice(0, 63);
-  await admin.core.createNamespace({ body: { metadata: { name } } });
+  await createNamespace(name);
   try {
     return await body(name);
   } finally {
@@ -525,7 +544,7 @@ export async function createTestNamespace(
   options: { waitForDefault?: boolean } = {},
 ): Promise<string> {
   const name = uniqueNamespaceName(prefix);
-  await admin.core.createNamespace({ body: { metadata: { name, ...metadata } } });
+  await createNamespace(name, metadata);
   if (options.waitForDefault !== false) {
     await waitFor(`ServiceAccount ${name}/default`, () => readServiceAccount(name, 'default').then((sa) => sa !== undefined));
   }

@@ -6,6 +6,7 @@ import { loadYaml } from '@kubernetes/client-node';
 import {
   admin,
   createDockerConfigSecret,
+  createNamespace,
   createPod,
   createServiceAccount,
   readServiceAccount,
@@ -130,7 +131,7 @@ describe('list', () => {
   let namespace = '';
   before(async () => {
     namespace = uniqueNamespaceName('list-all');
-    await admin.core.createNamespace({ body: { metadata: { name: namespace } } });
+    await createNamespace(namespace);
     await waitFor(`ServiceAccount ${namespace}/default`, async () => Boolean(await readServiceAccount(namespace, 'default')));
     await populate(namespace);
   });
