@@ -118,8 +118,6 @@ export interface PullOutcome {
   /** The waiting message, and the kubelet's events about the pod (pull errors in particular). */
   message: string;
   events: string[];
-  /** From the pod's creation to the state (ms). */
-  elapsedMs: number;
 }
 
 // Waiting reasons that mean "not decided yet"; any other one is the kubelet giving up on a start
@@ -135,9 +133,7 @@ async function outcomeOf(pod: V1Pod): Promise<PullOutcome | undefined> {
   const namespace = pod.metadata!.namespace!;
   const events = (await admin.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })).items
     .map((event) => `${event.reason}: ${event.message}`);
-  const started = new Date(pod.metadata!.creationTimestamp!).getTime();
-  const at = status?.state?.running?.startedAt ? new Date(status.state.running.startedAt).getTime() : Date.now();
-  return { pod: name, state, message: status?.state?.waiting?.message ?? '', events, elapsedMs: at - started };
+  return { pod: name, state, message: status?.state?.waiting?.message ?? '', events };
 }
 
 /**

@@ -58,11 +58,15 @@ describe('pulls on the node from the private registry', () => {
 
     const namespace = await e2eNamespace('e2e-add');
     await addRegistryLogin(namespace);
+    // Wall time from the Deployment's create request to seeing its pod Running (polled every
+    // 100 ms): controllers, scheduler, sandbox, the credentialed pull and the container start.
+    const created = performance.now();
     await createDeployment(namespace, 'web');
     const ran = await podOutcome(namespace, { app: 'web' });
+    const seconds = (performance.now() - created) / 1000;
     assert.equal(ran.state, 'Running', ran.message);
-    t.diagnostic(`private pull to Running in ${(ran.elapsedMs / 1000).toFixed(1)}s after the pod was created (bar: 20 s)`);
-    assert.ok(ran.elapsedMs < 20_000);
+    t.diagnostic(`private pull to Running ${seconds.toFixed(1)}s after the Deployment was created (bar: 20 s)`);
+    assert.ok(seconds < 20, `Running after ${seconds.toFixed(1)}s`);
     await assertDoctorAgrees(namespace, ran);
 
     // remove is the undo: a pod created afterwards is refused again.
