@@ -187,6 +187,12 @@ cmd_up() {
   wait_for etcd curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health"
 
   local pki="$state/pki"
+  # How the API server reaches kubelets (logs, exec): only when there is one.
+  local kubelet_client=()
+  [ -z "$with_node" ] || kubelet_client=(
+    --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt"
+    --kubelet-client-key="$pki/apiserver-kubelet-client.key"
+  )
   start kube-apiserver "$bin/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$etcd_port" \
     --bind-address=127.0.0.1 --secure-port="$api_port" \
@@ -195,8 +201,7 @@ cmd_up() {
     --client-ca-file="$pki/ca.crt" \
     --authorization-mode=Node,RBAC \
     --enable-admission-plugins=NodeRestriction,PodNodeSelector \
-    --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" \
-    --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
+    "${kubelet_client[@]}" \
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$pki/sa.pub" \
     --service-account-signing-key-file="$pki/sa.key" \
