@@ -6,7 +6,7 @@ import { connect } from '../lib/connect';
 import { CliError, UsageError, oneLine } from '../lib/errors';
 import { CONTROLLER_NAME, CONTROLLER_NAMESPACE, printManifests } from '../lib/manifests';
 import { validateNamespaceName, validateSecretName } from '../lib/names';
-import { dryRunNote, formatOutcome, formatSummary } from '../lib/print';
+import { dryRunNote } from '../lib/print';
 import { findStuckPods, planSync, readSyncState, restartStuckPods, type SyncRequest } from '../lib/sync';
 import { runController } from '../lib/watch';
 import { WEBHOOK_CONFIGURATION_NAME, removeWebhookConfiguration, webhookExcludedNamespaces, type WebhookOptions } from '../lib/webhook';
@@ -149,13 +149,8 @@ export async function handler(args: SyncArgs): Promise<void> {
     const changes = planSync(request, state);
     const onOutcome = args.output ? undefined : progress(changes.length);
     const outcomes = await applyChanges(connection, changes, { dryRun, concurrency: args.concurrency, signal: interrupt.signal, onOutcome });
-    if (onOutcome) {
-      // On a terminal, a large run prints what needs attention, then the summary.
-      const notable = outcomes.filter((o) => o.result === 'failed' || o.result === 'skipped');
-      process.stdout.write(`${[...notable.map((o) => formatOutcome(o, dryRun)), formatSummary(outcomes)].join('\n')}\n`);
-    } else {
-      reportOutcomes(outcomes, { dryRun, output: args.output });
-    }
+    // On a terminal, a large run prints what needs attention, then the summary.
+    reportOutcomes(outcomes, { dryRun, output: args.output, notableOnly: onOutcome !== undefined });
     if (request.prune && !interrupt.signal.aborted) {
       // A webhook left by an earlier `sync --watch --webhook` of this scope goes with the prune.
       const { source } = request;

@@ -79,13 +79,39 @@ export interface RenderOptions {
   dryRun: keyof typeof dryRunSuffix;
   /** -o: json|yaml print the resulting objects, name prints kind/name; otherwise lines and a summary. */
   output?: string;
+  /** Without -o: of the objects that did not fail, only those skipped (a large run on a terminal). */
+  notableOnly?: boolean;
+}
+
+const APPLIED = new Set(['created', 'updated', 'replaced', 'attached', 'detached', 'deleted']);
+
+/**
+ * The error line of a run in which changes failed, saying exactly what happened to the others
+ * (`1 of 2 changes failed; 1 skipped, nothing applied`); undefined when none failed. A single
+ * change that failed is the line itself, so the error alone says what to do.
+ */
+export function failureSummary(outcomes: PrintableOutcome[]): string | undefined {
+  const failed = outcomes.filter((o) => o.result === 'failed').length;
+  if (failed === 0) return undefined;
+  if (outcomes.length === 1) return formatOutcome(outcomes[0]!);
+  if (failed === outcomes.length) return `all ${failed} changes failed`;
+  const applied = outcomes.filter((o) => APPLIED.has(o.result)).length;
+  const count = (result: string) => outcomes.filter((o) => o.result === result).length;
+  const others = [
+    applied > 0 ? `${applied} applied` : undefined,
+    count('unchanged') > 0 ? `${count('unchanged')} unchanged` : undefined,
+    count('skipped') > 0 ? `${count('skipped')} skipped` : undefined,
+    applied === 0 ? 'nothing applied' : undefined,
+  ].filter(Boolean);
+  return `${failed} of ${outcomes.length} changes failed; ${others.join(', ')}`;
 }
 
 /**
- * What a verb that writes prints on stdout for its outcomes, and its exit code: 1 when any
- * object failed (the others were still applied, and are reported), else 0. With -o json|yaml
- * the objects are printed in full — the Secret with its data, as kubectl does when a manifest
- * is asked for — and failures still go to the caller as the error line.
+ * What a verb that writes prints for its outcomes, and its exit code: 1 when any object failed
+ * (the others were still applied, and are reported), else 0. As kubectl does, each object that
+ * failed is an `error:` line on stderr and stdout holds the rest, so that `-o name|json|yaml`
+ * stays parseable; failureSummary then ends stderr. With -o json|yaml the objects are printed in
+ * full — the Secret with its data, as kubectl does when a manifest is asked for.
  */
 export function renderOutcomes(
   outcomes: (PrintableOutcome & { after?: object })[],
@@ -93,8 +119,8 @@ export function renderOutcomes(
 ): { stdout: string; stderr: string; failed: number } {
   const failures = outcomes.filter((o) => o.result === 'failed');
   const failed = failures.length;
-  // With -o, stdout holds only what was asked for; the failures are still reported, on stderr.
-  const stderr = failures.map((o) => `${formatOutcome(o, options.dryRun)}\n`).join('');
+  // One change alone: failureSummary's error line is that failure.
+  const stderr = outcomes.length === 1 ? '' : failures.map((o) => `error: ${formatOutcome(o, options.dryRun)}\n`).join('');
   if (options.output === 'json' || options.output === 'yaml') {
     const items = outcomes.flatMap((o) => (o.after ? [withoutManagedFields(o.after)] : []));
     return { stdout: formatObject({ apiVersion: 'v1', kind: 'List', items }, options.output), stderr, failed };
@@ -103,6 +129,7 @@ export function renderOutcomes(
     const names = [...new Set(outcomes.filter((o) => o.after).map((o) => o.object))];
     return { stdout: names.map((n) => `${n}\n`).join(''), stderr, failed };
   }
-  const lines = outcomes.map((o) => formatOutcome(o, options.dryRun));
-  return { stdout: `${[...lines, formatSummary(outcomes) + dryRunSuffix[options.dryRun]].join('\n')}\n`, stderr: '', failed };
+  const shown = (o: PrintableOutcome) => (options.notableOnly ? o.result === 'skipped' : o.result !== 'failed');
+  const lines = outcomes.filter(shown).map((o) => formatOutcome(o, options.dryRun));
+  return { stdout: `${[...lines, formatSummary(outcomes) + dryRunSuffix[options.dryRun]].join('\n')}\n`, stderr, failed };
 }

@@ -149,6 +149,24 @@ export function assertOneLineError(stderr: string, pattern: RegExp): void {
   if (/\n\s+at /.test(stderr)) throw new Error(`stack trace on stderr:\n${stderr}`);
 }
 
+/**
+ * stderr of a run in which some changes failed, as kubectl reports them: one `error:` line per
+ * object that failed (matching `failures`, in any order, and nothing else), then the summary
+ * line. A run of one change has only the summary line, which is that failure.
+ */
+export function assertFailureReport(stderr: string, summary: RegExp, failures: RegExp[] = []): void {
+  if (/\n\s+at /.test(stderr)) throw new Error(`stack trace on stderr:\n${stderr}`);
+  const lines = stderr.trimEnd().split('\n');
+  const bad = lines.find((line) => !line.startsWith('error: '));
+  if (bad !== undefined) throw new Error(`expected only "error: " lines on stderr, got:\n${stderr}`);
+  if (!summary.test(lines[lines.length - 1]!)) throw new Error(`expected stderr to end with ${summary}, got:\n${stderr}`);
+  const objects = lines.slice(0, -1);
+  if (objects.length !== failures.length) throw new Error(`expected ${failures.length} failed-object lines before the summary, got:\n${stderr}`);
+  for (const failure of failures) {
+    if (!objects.some((line) => failure.test(line))) throw new Error(`expected a line on stderr matching ${failure}, got:\n${stderr}`);
+  }
+}
+
 /** A Secret read as admin, or undefined when it does not exist. */
 export async function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
   try {

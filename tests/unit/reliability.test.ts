@@ -134,7 +134,16 @@ describe('reliability fixes', () => {
       error instanceof CliError && error.exitCode === ExitCode.failed && error.message === 'secret/regcred failed: it is in the way; use --force (namespace shop)');
     const ok = { namespace: 'shop', object: 'serviceaccount/default', result: 'attached', detail: 'regcred' };
     assert.throws(() => failIfAnyFailed([failed, ok]), (error: unknown) =>
-      error instanceof CliError && error.message === '1 of 2 changes failed; the others were applied');
+      error instanceof CliError && error.message === '1 of 2 changes failed; 1 applied');
+    // The line says exactly what happened to the others.
+    const skipped = { namespace: 'shop', object: 'serviceaccount/default', result: 'skipped', detail: 'secret regcred was not written' };
+    const unchanged = { namespace: 'shop', object: 'serviceaccount/ci', result: 'unchanged' };
+    assert.throws(() => failIfAnyFailed([failed, skipped]), (error: unknown) =>
+      error instanceof CliError && error.message === '1 of 2 changes failed; 1 skipped, nothing applied');
+    assert.throws(() => failIfAnyFailed([failed, ok, unchanged, skipped]), (error: unknown) =>
+      error instanceof CliError && error.message === '1 of 4 changes failed; 1 applied, 1 unchanged, 1 skipped');
+    assert.throws(() => failIfAnyFailed([failed, { ...failed, object: 'secret/other' }]), (error: unknown) =>
+      error instanceof CliError && error.message === 'all 2 changes failed');
     assert.doesNotThrow(() => failIfAnyFailed([ok]));
   });
 });
