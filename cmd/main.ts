@@ -147,6 +147,16 @@ function exitWhenFlushed(code: number): void {
   process.stderr.write('', flushed);
 }
 
+// A reader that stops early (`| head`) closes the pipe: end quietly, as kubectl does (it dies of
+// SIGPIPE, which a shell reports as 141), instead of dying of an unhandled 'error' event.
+const SIGPIPE_EXIT = 141;
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(SIGPIPE_EXIT);
+    throw error;
+  });
+}
+
 main().then(exitWhenFlushed, (error: unknown) => {
   process.stderr.write(`error: unexpected failure: ${oneLine(error)}\n`);
   exitWhenFlushed(ExitCode.failed);

@@ -8,7 +8,6 @@ import { CONTROLLER_NAME, CONTROLLER_NAMESPACE, printManifests } from '../lib/ma
 import { validateNamespaceName, validateSecretName } from '../lib/names';
 import { dryRunNote } from '../lib/print';
 import { findStuckPods, planSync, readSyncState, restartStuckPods, type SyncRequest } from '../lib/sync';
-import { runController } from '../lib/watch';
 import { WEBHOOK_CONFIGURATION_NAME, removeWebhookConfiguration, webhookExcludedNamespaces, type WebhookOptions } from '../lib/webhook';
 import { connectOptionsFrom, withDryRun, withOutput, type ConnectionArgs, type DryRunArgs } from './flags';
 import { failIfAnyFailed, reportOutcomes } from './output';
@@ -27,7 +26,7 @@ export const builder = (yargs: Argv) =>
       'service-accounts': { type: 'string', default: 'all', describe: 'Attach to: all, default, or comma-separated names and globs' },
       prune: { type: 'boolean', describe: 'Remove stale copies (namespace no longer selected, or source gone) and their references' },
       force: { type: 'boolean', describe: 'Overwrite same-named secrets that kubectl-pullsecret does not manage' },
-      concurrency: { type: 'number', default: 16, describe: 'Writes in flight at once' },
+      concurrency: { type: 'number', default: 32, describe: 'Writes in flight at once' },
       watch: { alias: 'w', type: 'boolean', describe: 'Keep syncing as namespaces, ServiceAccounts and sources change' },
       'restart-pending': { type: 'boolean', describe: 'Delete controller-owned pods stuck in ImagePullBackOff that the synced secret now covers' },
       'print-manifests': { type: 'boolean', describe: 'With --watch: print the manifests that run this sync in the cluster (ServiceAccount, least-privilege RBAC, Deployment) and exit' },
@@ -131,6 +130,8 @@ export async function handler(args: SyncArgs): Promise<void> {
   if (args.watch) {
     if (dryRun !== 'none') throw new UsageError('--watch cannot be combined with --dry-run');
     if (args['restart-pending']) throw new UsageError('--restart-pending is a one-shot action; run it without --watch');
+    // The controller (client-node's Watch, the webhook server) is loaded only for --watch.
+    const { runController } = await import('../lib/watch');
     await runController(connection, request, {
       concurrency: args.concurrency,
       log: (line: string) => process.stdout.write(`${line}\n`),

@@ -5,13 +5,12 @@
 // secrets deleted), and a phase-two change is skipped when the phase-one change it depends on
 // failed — never a ServiceAccount pointing at a secret we failed to write.
 import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { coreApi } from './client';
 import {
   CONTENT_HASH_ANNOTATION,
-  FIELD_MANAGER,
   attachOps,
+  createSecret,
+  deleteSecret,
   detachOps,
-  dryRunParam,
   editServiceAccount,
   findSecret,
   guardedDeleteOptions,
@@ -19,10 +18,12 @@ import {
   isNotFound,
   isUnreachable,
   readOrUndefined,
+  replaceSecret,
+  resourcePath,
   retrying,
   type DryRun,
 } from './cluster';
-import { apiStatus, describeApiError, type Connection } from './connect';
+import { apiStatus, describeApiError, requestJson, type Connection } from './connect';
 import { oneLine } from './errors';
 import { changeObject, type Change } from './plan';
 
@@ -76,6 +77,53 @@ export async function mapBounded<T, R>(items: T[], limit: number, task: (item: T
 }
 
 /**
+ * mapBounded for items that wait for others (needs: items of the list that must be done first).
+ * An item whose prerequisites are done goes before items not yet started, so that one chain
+ * (a secret, then its attaches) finishes early; in-flight work never exceeds the limit.
+ */
+export async function mapBoundedWithPrerequisites<T>(items: T[], needs: (item: T) => T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  const waitingOn = new Map<T, number>();
+  const dependents = new Map<T, T[]>();
+  const initial: T[] = [];
+  for (const item of items) {
+    const prerequisites = needs(item);
+    if (prerequisites.length === 0) initial.push(item);
+    else waitingOn.set(item, prerequisites.length);
+    for (const prerequisite of prerequisites) dependents.set(prerequisite, [...(dependents.get(prerequisite) ?? []), item]);
+  }
+  const ready: T[] = [];
+  let nextInitial = 0;
+  let running = 0;
+  const idle: Array<() => void> = [];
+  const next = (): T | undefined => ready.pop() ?? (nextInitial < initial.length ? initial[nextInitial++] : undefined);
+  const worker = async () => {
+    for (;;) {
+      const item = next();
+      if (item === undefined) {
+        // Nothing ready: done when nothing runs that could release more.
+        if (running === 0) return;
+        await new Promise<void>((resolve) => idle.push(resolve));
+        continue;
+      }
+      running++;
+      try {
+        await task(item);
+      } finally {
+        running--;
+        for (const dependent of dependents.get(item) ?? []) {
+          const left = waitingOn.get(dependent)! - 1;
+          waitingOn.set(dependent, left);
+          if (left === 0) ready.push(dependent);
+        }
+        // The idle workers look again: there may be more ready, or nothing left to wait for.
+        for (const resume of idle.splice(0)) resume();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
+/**
  * A seam for the reliability tests: with KPS_TEST_PAUSE_BEFORE_APPLY_MS set, waits that long
  * between plan and apply (announced on stderr), so a test can change the cluster in between
  * (delete a ServiceAccount, edit a secret) and check that the run reports it and loses nothing.
@@ -92,7 +140,8 @@ const isConflict = (error: unknown) => apiStatus(error) === 409;
 async function waitForServiceAccount(connection: Connection, namespace: string, name: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = await readOrUndefined(connection, () => coreApi(connection).readNamespacedServiceAccount({ name, namespace }));
+    const found = await readOrUndefined(connection, () =>
+      requestJson<V1ServiceAccount>(connection, { path: `${resourcePath('serviceaccounts', namespace)}/${encodeURIComponent(name)}` }));
     if (found) return true;
     if (Date.now() >= deadline) return false;
     await sleep(200);
@@ -106,7 +155,6 @@ const registriesDetail = (registries: string[]) => `registries ${registries.join
 async function applyOne(connection: Connection, change: Change, options: ApplyOptions): Promise<Done> {
   const { dryRun } = options;
   const write = dryRun !== 'client';
-  const dry = dryRunParam(dryRun);
   switch (change.kind) {
     case 'unchanged':
       return { result: 'unchanged', ...(change.reason ? { detail: change.reason } : {}) };
@@ -118,7 +166,7 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
       if (!write) return { result: 'created', detail: registriesDetail(change.registries), after: change.secret };
       try {
         const after = await retrying(() =>
-          coreApi(connection).createNamespacedSecret({ namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER, ...dry }),
+          createSecret(connection, change.namespace, change.secret, dryRun),
         );
         return { result: 'created', detail: registriesDetail(change.registries), after };
       } catch (error) {
@@ -138,9 +186,7 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
         // The body carries the resourceVersion we planned from: a concurrent edit makes this a 409.
         // A repeat after a lost answer fails its resourceVersion precondition: reported, never doubled.
         const after = await retrying(() =>
-          coreApi(connection).replaceNamespacedSecret({
-            name: change.name, namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER, ...dry,
-          }),
+          replaceSecret(connection, change.namespace, change.name, change.secret, dryRun),
         );
         return { result: 'updated', detail: registriesDetail(change.registries), after };
       } catch (error) {
@@ -152,24 +198,20 @@ async function applyOne(connection: Connection, change: Change, options: ApplyOp
     case 'replace-secret': {
       if (!write) return { result: 'replaced', after: change.secret };
       try {
-        await coreApi(connection).deleteNamespacedSecret({
-          name: change.name, namespace: change.namespace, body: guardedDeleteOptions(change.resourceVersion, dryRun),
-        });
+        await deleteSecret(connection, change.namespace, change.name, guardedDeleteOptions(change.resourceVersion, dryRun));
       } catch (error) {
         if (isConflict(error)) return { result: 'failed', detail: 'it was changed by someone else since it was read; run the command again' };
         if (!isNotFound(error)) throw error;
       }
       if (dryRun === 'server') return { result: 'replaced', after: change.secret };
-      const after = await coreApi(connection).createNamespacedSecret({ namespace: change.namespace, body: change.secret, fieldManager: FIELD_MANAGER });
+      const after = await createSecret(connection, change.namespace, change.secret);
       return { result: 'replaced', after };
     }
     case 'delete-secret': {
       if (!write) return { result: 'deleted' };
       try {
         await retrying(() =>
-          coreApi(connection).deleteNamespacedSecret({
-            name: change.name, namespace: change.namespace, body: guardedDeleteOptions(change.resourceVersion, dryRun),
-          }),
+          deleteSecret(connection, change.namespace, change.name, guardedDeleteOptions(change.resourceVersion, dryRun)),
         );
         return { result: 'deleted' };
       } catch (error) {
@@ -237,29 +279,33 @@ export async function applyChanges(connection: Connection, changes: Change[], op
     }
   };
 
-  const first = changes.filter((change) => firstPhase.has(change.kind));
-  await mapBounded(first, concurrency, run);
-
-  // A phase-two change depends on the phase-one changes to the same secret in its namespace.
-  const failedFirst = new Set(
-    first
-      .filter((c) => outcomes.get(c)?.result === 'failed')
-      .map((c) => `${c.kind}:${c.namespace}/${'name' in c ? c.name : 'secret' in c ? c.secret : ''}`),
-  );
-  const failedFor = (namespace: string, secret: string, kinds: Change['kind'][]) =>
-    kinds.some((kind) => failedFirst.has(`${kind}:${namespace}/${secret}`));
-  const second = changes.filter((change) => !firstPhase.has(change.kind));
-  await mapBounded(second, concurrency, async (change) => {
+  // A phase-two change (attach, delete-secret) waits for the phase-one changes to the same secret
+  // in its namespace (its write; its detaches), and only for those: a namespace's attaches start
+  // as soon as its secret is written, while other namespaces' secrets are still being written.
+  const secretKey = (namespace: string, secret: string) => `${namespace}/${secret}`;
+  const prerequisites = new Map<string, Change[]>();
+  for (const change of changes) {
+    if (!firstPhase.has(change.kind)) continue;
+    let key: string | undefined;
+    if (change.kind === 'create-secret' || change.kind === 'update-secret' || change.kind === 'replace-secret') key = `write ${secretKey(change.namespace, change.name)}`;
+    else if (change.kind === 'detach') key = `detach ${secretKey(change.namespace, change.secret)}`;
+    if (key) prerequisites.set(key, [...(prerequisites.get(key) ?? []), change]);
+  }
+  const needs = (change: Change): Change[] =>
+    change.kind === 'attach' ? prerequisites.get(`write ${secretKey(change.namespace, change.secret)}`) ?? []
+      : change.kind === 'delete-secret' ? prerequisites.get(`detach ${secretKey(change.namespace, change.name)}`) ?? []
+        : [];
+  const runAfterPrerequisites = async (change: Change) => {
     const base = { change, namespace: change.namespace, object: changeObject(change) };
-    if (change.kind === 'attach' && failedFor(change.namespace, change.secret, ['create-secret', 'update-secret', 'replace-secret'])) {
+    const failed = needs(change).some((prerequisite) => outcomes.get(prerequisite)?.result === 'failed');
+    if (failed && change.kind === 'attach') {
       record({ ...base, result: 'skipped', detail: `secret ${change.secret} was not written, so it is not attached` });
-      return;
-    }
-    if (change.kind === 'delete-secret' && failedFor(change.namespace, change.name, ['detach'])) {
+    } else if (failed && change.kind === 'delete-secret') {
       record({ ...base, result: 'skipped', detail: 'not deleted: some ServiceAccounts could not be detached from it' });
-      return;
+    } else {
+      await run(change);
     }
-    await run(change);
-  });
+  };
+  await mapBoundedWithPrerequisites(changes, needs, concurrency, runAfterPrerequisites);
   return changes.map((change) => outcomes.get(change)!);
 }

@@ -127,14 +127,30 @@ export function backoffMs(attempt: number, baseMs = 100, capMs = 2000): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-/** The one retry policy for single API calls: transient failures are retried with backoff. */
+const MAX_RETRY_AFTER_MS = 10_000;
+
+/**
+ * How long the API server asked us to wait (429 from priority and fairness, or a 503), from its
+ * Retry-After seconds; undefined when it did not say.
+ */
+export function retryAfterMs(error: unknown): number | undefined {
+  const headers = (error as { headers?: Record<string, string | string[] | undefined> } | undefined)?.headers;
+  const value = headers?.['retry-after'];
+  const seconds = Number(Array.isArray(value) ? value[0] : value);
+  return value !== undefined && Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
+}
+
+/**
+ * The one retry policy for single API calls: transient failures are retried with backoff, or
+ * after the Retry-After the API server named, whichever is longer.
+ */
 export async function retrying<T>(call: () => Promise<T>, attempts = 5): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (error) {
       if (attempt >= attempts || !isTransient(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(backoffMs(attempt), retryAfterMs(error) ?? 0)));
     }
   }
 }
@@ -185,6 +201,25 @@ export function dryRunParam(dryRun: DryRun): { dryRun?: string } {
 export function guardedDeleteOptions(resourceVersion: string, dryRun: DryRun): V1DeleteOptions {
   return { preconditions: { resourceVersion }, ...(dryRun === 'server' ? { dryRun: ['All'] } : {}) };
 }
+
+// The secret writes, as plain JSON requests (see requestJson): a sync of thousands of namespaces
+// neither loads the generated client nor runs each answer through its model serializer.
+
+/** POST a Secret. */
+export const createSecret = (connection: Connection, namespace: string, body: V1Secret, dryRun: DryRun = 'none') =>
+  requestJson<V1Secret>(connection, {
+    method: 'POST', path: resourcePath('secrets', namespace), query: { fieldManager: FIELD_MANAGER, ...dryRunParam(dryRun) }, body,
+  });
+
+/** PUT a Secret: the body's resourceVersion makes it fail with 409 after a concurrent edit. */
+export const replaceSecret = (connection: Connection, namespace: string, name: string, body: V1Secret, dryRun: DryRun = 'none') =>
+  requestJson<V1Secret>(connection, {
+    method: 'PUT', path: `${resourcePath('secrets', namespace)}/${encodeURIComponent(name)}`, query: { fieldManager: FIELD_MANAGER, ...dryRunParam(dryRun) }, body,
+  });
+
+/** DELETE a Secret with these options (see guardedDeleteOptions). */
+export const deleteSecret = (connection: Connection, namespace: string, name: string, options: V1DeleteOptions) =>
+  requestJson<unknown>(connection, { method: 'DELETE', path: `${resourcePath('secrets', namespace)}/${encodeURIComponent(name)}`, body: options });
 
 /** A JSON patch operation. */
 export interface JsonPatchOp {

@@ -11,10 +11,10 @@ import {
   isPullSecret,
   listObjects,
   listServiceAccounts,
+  resourcePath,
   retrying,
 } from './cluster';
-import { coreApi } from './client';
-import { describeApiError, type Connection } from './connect';
+import { describeApiError, requestJson, type Connection } from './connect';
 import { DOCKERCONFIGJSON_KEY, contentHash } from './dockerconfig';
 import { UsageError } from './errors';
 import { pullSecretObject, type Change } from './plan';
@@ -320,7 +320,7 @@ export async function restartStuckPods(connection: Connection, stuck: StuckPod[]
       continue;
     }
     try {
-      await retrying(() => coreApi(connection).deleteNamespacedPod({ name, namespace }));
+      await retrying(() => requestJson(connection, { method: 'DELETE', path: `${resourcePath('pods', namespace)}/${encodeURIComponent(name)}` }));
       lines.push(`pod/${name} deleted: its ${owner.kind} re-creates it with the pull secret (namespace ${namespace})`);
     } catch (error) {
       lines.push(`pod/${name} failed: ${describeApiError(error, connection).message} (namespace ${namespace})`);

@@ -4,7 +4,7 @@
 // with the same plan/apply code as a one-shot sync. It survives the real world: a watch that
 // ends is resumed from its last resourceVersion, a 410 Gone re-lists, an API server that is down
 // is retried with backoff, and SIGINT/SIGTERM stop it cleanly.
-import { Watch, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import { Watch, type KubernetesObject, type V1Namespace, type V1ObjectMeta, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { applyChanges, type Outcome } from './apply';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, findNamespace, isManaged, listWithVersion, resourcePath, type ListedResource } from './cluster';
 import { kubeConfigOf } from './client';
@@ -14,6 +14,7 @@ import { formatOutcome } from './print';
 import {
   copyObject,
   isCopy,
+  isSource,
   isTerminating,
   namespaceSelected,
   planSync,
@@ -50,9 +51,40 @@ function fatal(error: unknown): boolean {
   return status === 401 || status === 403;
 }
 
+/**
+ * What the controller keeps of each object: only the fields planning reads. Whole objects (their
+ * managedFields above all) made the cache of a 10,000-namespace cluster several times larger.
+ */
+const keptMetadata = ({ name, namespace, uid, resourceVersion, labels, annotations, deletionTimestamp }: V1ObjectMeta): V1ObjectMeta => ({
+  name, namespace, uid, resourceVersion,
+  ...(labels ? { labels } : {}),
+  ...(annotations ? { annotations } : {}),
+  ...(deletionTimestamp ? { deletionTimestamp } : {}),
+});
+
+export const trimNamespace = (ns: V1Namespace): V1Namespace => ({
+  metadata: keptMetadata(ns.metadata ?? {}),
+  ...(ns.status?.phase ? { status: { phase: ns.status.phase } } : {}),
+});
+
+export const trimServiceAccount = (sa: V1ServiceAccount): V1ServiceAccount => ({
+  metadata: keptMetadata(sa.metadata ?? {}),
+  ...(sa.imagePullSecrets ? { imagePullSecrets: sa.imagePullSecrets } : {}),
+});
+
+export const trimSecret = (secret: V1Secret): V1Secret => ({
+  ...(secret.apiVersion ? { apiVersion: secret.apiVersion } : {}),
+  ...(secret.kind ? { kind: secret.kind } : {}),
+  metadata: keptMetadata(secret.metadata ?? {}),
+  ...(secret.type ? { type: secret.type } : {}),
+  ...(secret.data ? { data: secret.data } : {}),
+});
+
 /** LIST then WATCH of one resource into a cache, resuming or re-listing as needed. */
 class Reflector<T extends KubernetesObject> {
   readonly items = new Map<string, T>();
+  /** The same items by namespace, so that a batch of namespaces costs what it holds, not what the cluster holds. */
+  private readonly namespaced = new Map<string, Map<string, T>>();
   private resourceVersion = '';
   private watcher?: AbortController;
   private stopped = false;
@@ -67,7 +99,32 @@ class Reflector<T extends KubernetesObject> {
     private readonly onRelist: () => void,
     private readonly onFatal: (error: CliError) => void,
     private readonly log: (line: string) => void,
+    private readonly trim: (object: T) => T,
   ) {}
+
+  /** The items of one namespace. */
+  inNamespace(namespace: string): T[] {
+    return [...(this.namespaced.get(namespace)?.values() ?? [])];
+  }
+
+  private put(object: T): void {
+    const key = keyOf(object);
+    this.items.set(key, object);
+    const namespace = object.metadata?.namespace;
+    if (namespace === undefined) return;
+    let inNamespace = this.namespaced.get(namespace);
+    if (!inNamespace) this.namespaced.set(namespace, (inNamespace = new Map()));
+    inNamespace.set(key, object);
+  }
+
+  private drop(key: string): void {
+    const namespace = this.items.get(key)?.metadata?.namespace;
+    this.items.delete(key);
+    if (namespace === undefined) return;
+    const inNamespace = this.namespaced.get(namespace);
+    inNamespace?.delete(key);
+    if (inNamespace?.size === 0) this.namespaced.delete(namespace);
+  }
 
   async start(): Promise<void> {
     await this.relist();
@@ -82,17 +139,18 @@ class Reflector<T extends KubernetesObject> {
   /** Stores our own write, unless the cache already holds something newer. */
   remember(object: T): void {
     const current = this.items.get(keyOf(object));
-    if (!current || !older(object, current)) this.items.set(keyOf(object), object);
+    if (!current || !older(object, current)) this.put(this.trim(object));
   }
 
   forget(key: string): void {
-    this.items.delete(key);
+    this.drop(key);
   }
 
   private async relist(): Promise<void> {
     const { items, resourceVersion } = await listWithVersion<T>(this.connection, this.resource, this.labelSelector ? { labelSelector: this.labelSelector } : {});
     this.items.clear();
-    for (const item of items) this.items.set(keyOf(item), item);
+    this.namespaced.clear();
+    for (const item of items) this.put(this.trim(item));
     this.resourceVersion = resourceVersion;
   }
 
@@ -115,8 +173,8 @@ class Reflector<T extends KubernetesObject> {
         if (type === 'BOOKMARK') return;
         const key = keyOf(object);
         const previous = this.items.get(key);
-        if (type === 'DELETED') this.items.delete(key);
-        else if (!previous || !older(object, previous)) this.items.set(key, object);
+        if (type === 'DELETED') this.drop(key);
+        else if (!previous || !older(object, previous)) this.put(this.trim(object));
         this.onEvent(type as 'ADDED' | 'MODIFIED' | 'DELETED', object, previous);
       },
       (error: unknown) => void this.reconnect(error, gone),
@@ -203,7 +261,7 @@ export async function runController(connection: Connection, request: SyncRequest
   const namespaces = new Reflector<V1Namespace>(
     'namespaces', connection, 'namespaces', undefined,
     (type, ns) => type !== 'DELETED' && touch(ns.metadata!.name!),
-    () => touch(), onFatal, log,
+    () => touch(), onFatal, log, trimNamespace,
   );
   // With -l, a second watch says which namespaces match: one that stops matching leaves it.
   const { labelSelector } = request.namespaces;
@@ -211,23 +269,31 @@ export async function runController(connection: Connection, request: SyncRequest
     ? new Reflector<V1Namespace>(
         `namespaces matching ${labelSelector}`, connection, 'namespaces', labelSelector,
         (_type, ns) => touch(ns.metadata!.name!),
-        () => touch(), onFatal, log,
+        () => touch(), onFatal, log, trimNamespace,
       )
     : undefined;
   const serviceAccounts = new Reflector<V1ServiceAccount>(
     'serviceaccounts', connection, 'serviceaccounts', undefined,
     (type, sa) => type !== 'DELETED' && touch(sa.metadata!.namespace!),
-    () => touch(), onFatal, log,
+    () => touch(), onFatal, log, trimServiceAccount,
   );
   const secrets = new Reflector<V1Secret>(
     'secrets', connection, 'secrets', managedSelector,
     (type, secret, previous) => {
       if (isCopy(secret)) return touch(secret.metadata!.namespace!);
+      knownSources = undefined;
       // A source that appeared, went, or changed content concerns every namespace.
       if (type !== 'MODIFIED' || JSON.stringify(secret.data) !== JSON.stringify(previous?.data)) touch();
     },
-    () => touch(), onFatal, log,
+    () => {
+      knownSources = undefined;
+      touch();
+    },
+    onFatal, log, trimSecret,
   );
+  // The sources among the cached secrets, found again only when a source event or a re-list says so.
+  let knownSources: V1Secret[] | undefined;
+  const sources = () => (knownSources ??= [...secrets.items.values()].filter(isSource));
   const reflectors: Reflector<KubernetesObject>[] = [namespaces, serviceAccounts, secrets, ...(labelled ? [labelled] : [])] as Reflector<KubernetesObject>[];
 
   const remember = (outcomes: Outcome[]) => {
@@ -281,7 +347,7 @@ export async function runController(connection: Connection, request: SyncRequest
         },
         sources: () => {
           try {
-            return selectSources(request, [...secrets.items.values()]);
+            return selectSources(request, sources());
           } catch {
             return [];
           }
@@ -320,16 +386,23 @@ export async function runController(connection: Connection, request: SyncRequest
       const batch = new Set(dirty);
       allDirty = false;
       dirty.clear();
-      const inBatch = (namespace: string) => all || batch.has(namespace);
-      const managed = [...secrets.items.values()];
+      // A batch of a few namespaces is planned from what those namespaces hold, and the sources:
+      // its cost does not grow with the cluster.
+      const managed = all
+        ? [...secrets.items.values()]
+        : [...new Set([...sources(), ...[...batch].flatMap((namespace) => secrets.inNamespace(namespace))])];
       try {
         await apply({
-          namespaces: [...namespaces.items.values()].filter((ns) => inBatch(ns.metadata!.name!)),
-          ...(labelled ? { labelSelected: new Set(labelled.items.keys()) } : {}),
+          namespaces: all
+            ? [...namespaces.items.values()]
+            : [...batch].flatMap((namespace) => namespaces.items.get(namespace) ?? []),
+          ...(labelled ? { labelSelected: new Set(all ? labelled.items.keys() : [...batch].filter((namespace) => labelled.items.has(namespace))) } : {}),
           managed,
           // Only our own secrets are watched; a foreign one in the way shows up as a conflict on create.
           sameNamed: managed,
-          serviceAccounts: [...serviceAccounts.items.values()].filter((sa) => inBatch(sa.metadata!.namespace!)),
+          serviceAccounts: all
+            ? [...serviceAccounts.items.values()]
+            : [...batch].flatMap((namespace) => serviceAccounts.inNamespace(namespace)),
         });
       } catch (error) {
         log(`error: ${oneLine(error)}`);

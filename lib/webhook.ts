@@ -8,11 +8,21 @@
 // unchanged. The plugin makes its own CA, keeps it and the serving certificate in a Secret, sets
 // the configuration's caBundle, and renews the serving certificate before it expires.
 import https from 'node:https';
-import { AdmissionregistrationV1Api, type V1MutatingWebhookConfiguration, type V1Namespace, type V1Pod, type V1Secret } from '@kubernetes/client-node';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, FIELD_MANAGER, findSecret, isManaged, isNotFound, retrying, type JsonPatchOp } from './cluster';
+import type { V1DeleteOptions, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
+import {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  FIELD_MANAGER,
+  createSecret,
+  findSecret,
+  isManaged,
+  isNotFound,
+  replaceSecret,
+  retrying,
+  type JsonPatchOp,
+} from './cluster';
 import { expiresAt, generateCa, issueServingCertificate, needsRenewal, type KeyAndCertificate } from './certs';
-import { coreApi, makeClient } from './client';
-import { apiCall, describeApiError, type Connection } from './connect';
+import { apiCall, describeApiError, requestJson, type Connection } from './connect';
 import { CliError, oneLine } from './errors';
 import { matchingKeys } from './registry';
 import { registriesOf, type SyncRequest } from './sync';
@@ -173,9 +183,7 @@ export async function ensureCertificates(connection: Connection, options: Webhoo
   };
   await apiCall(connection, () =>
     retrying(() =>
-      existing
-        ? coreApi(connection).replaceNamespacedSecret({ name: WEBHOOK_TLS_SECRET, namespace: options.namespace, body, fieldManager: FIELD_MANAGER })
-        : coreApi(connection).createNamespacedSecret({ namespace: options.namespace, body, fieldManager: FIELD_MANAGER }),
+      existing ? replaceSecret(connection, options.namespace, WEBHOOK_TLS_SECRET, body) : createSecret(connection, options.namespace, body),
     ),
   );
   return { ca, serving };
@@ -224,17 +232,27 @@ export function webhookConfiguration(options: WebhookOptions, caBundle: string |
   };
 }
 
-export function admissionClient(connection: Connection): AdmissionregistrationV1Api {
-  return makeClient(connection, AdmissionregistrationV1Api);
-}
+// The MutatingWebhookConfiguration API, as plain JSON requests (see requestJson).
+const WEBHOOK_CONFIGURATIONS = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
+const webhookConfigurations = {
+  read: (connection: Connection, name: string) =>
+    requestJson<V1MutatingWebhookConfiguration>(connection, { path: `${WEBHOOK_CONFIGURATIONS}/${encodeURIComponent(name)}` }),
+  create: (connection: Connection, body: V1MutatingWebhookConfiguration) =>
+    requestJson<V1MutatingWebhookConfiguration>(connection, { method: 'POST', path: WEBHOOK_CONFIGURATIONS, query: { fieldManager: FIELD_MANAGER }, body }),
+  replace: (connection: Connection, name: string, body: V1MutatingWebhookConfiguration) =>
+    requestJson<V1MutatingWebhookConfiguration>(connection, {
+      method: 'PUT', path: `${WEBHOOK_CONFIGURATIONS}/${encodeURIComponent(name)}`, query: { fieldManager: FIELD_MANAGER }, body,
+    }),
+  delete: (connection: Connection, name: string, options: V1DeleteOptions) =>
+    requestJson<unknown>(connection, { method: 'DELETE', path: `${WEBHOOK_CONFIGURATIONS}/${encodeURIComponent(name)}`, body: options }),
+};
 
 /** Creates or updates our webhook configuration; a foreign one of that name is left alone. */
 export async function ensureWebhookConfiguration(connection: Connection, desired: V1MutatingWebhookConfiguration): Promise<void> {
-  const api = admissionClient(connection);
   const name = desired.metadata!.name!;
   let existing: V1MutatingWebhookConfiguration | undefined;
   try {
-    existing = await retrying(() => api.readMutatingWebhookConfiguration({ name }));
+    existing = await retrying(() => webhookConfigurations.read(connection, name));
   } catch (error) {
     if (!isNotFound(error)) throw describeApiError(error, connection);
   }
@@ -244,9 +262,7 @@ export async function ensureWebhookConfiguration(connection: Connection, desired
   const body = { ...desired, metadata: { ...desired.metadata, ...(existing ? { resourceVersion: existing.metadata!.resourceVersion } : {}) } };
   await apiCall(connection, () =>
     retrying(() =>
-      existing
-        ? api.replaceMutatingWebhookConfiguration({ name, body, fieldManager: FIELD_MANAGER })
-        : api.createMutatingWebhookConfiguration({ body, fieldManager: FIELD_MANAGER }),
+      existing ? webhookConfigurations.replace(connection, name, body) : webhookConfigurations.create(connection, body),
     ),
   );
 }
@@ -260,10 +276,9 @@ export async function removeWebhookConfiguration(
   serving: ((serves: string) => boolean) | undefined,
   dryRun: 'none' | 'client' | 'server' = 'none',
 ): Promise<'deleted' | undefined> {
-  const api = admissionClient(connection);
   let existing: V1MutatingWebhookConfiguration;
   try {
-    existing = await retrying(() => api.readMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME }));
+    existing = await retrying(() => webhookConfigurations.read(connection, WEBHOOK_CONFIGURATION_NAME));
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw describeApiError(error, connection);
@@ -273,9 +288,8 @@ export async function removeWebhookConfiguration(
   if (dryRun === 'client') return 'deleted';
   await apiCall(connection, () =>
     retrying(() =>
-      api.deleteMutatingWebhookConfiguration({
-        name: WEBHOOK_CONFIGURATION_NAME,
-        body: { preconditions: { resourceVersion: existing.metadata!.resourceVersion! }, ...(dryRun === 'server' ? { dryRun: ['All'] } : {}) },
+      webhookConfigurations.delete(connection, WEBHOOK_CONFIGURATION_NAME, {
+        preconditions: { resourceVersion: existing.metadata!.resourceVersion! }, ...(dryRun === 'server' ? { dryRun: ['All'] } : {}),
       }),
     ),
   );

@@ -9,50 +9,25 @@
 // is built once into the kubectl-pullsecret cache directory, keyed by its source and go.mod/go.sum.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { V1Secret } from '@kubernetes/client-node';
 import { kubeletPullCredentials, type KubeletPullCredentials } from '../../lib/doctor';
 
 const TESTBIN = path.resolve(import.meta.dirname, '../../scripts/cluster/testbin');
-const ORACLE_PACKAGE = './cmd/keyring-oracle';
 const DEFAULT_CASES = 5000;
 
 // ------------------------------------------------------------------------------------------------
 // The oracle
 
+/** Built once (scripts/cluster/testbin/tool.sh), cached outside the repo. */
 function oracleBinary(): string {
-  const sources = ['go.mod', 'go.sum', 'cmd/keyring-oracle/main.go'].map((file) => readFileSync(path.join(TESTBIN, file)));
-  const key = createHash('sha256').update(Buffer.concat(sources)).digest('hex').slice(0, 12);
-  const cacheRoot = process.env.KPS_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'kubectl-pullsecret');
-  const binary = path.join(cacheRoot, `keyring-oracle-${key}`, 'keyring-oracle');
-  if (existsSync(binary)) return binary;
-
-  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (go.error || go.status !== 0) {
-    throw new Error('doctor-kubelet: the kubelet oracle is built with Go, and `go version` failed: install Go (see scripts/cluster/testbin/go.mod for the version)');
+  const build = spawnSync('bash', [path.join(TESTBIN, 'tool.sh'), 'keyring-oracle'], { encoding: 'utf8' });
+  if (build.error || build.status !== 0) {
+    const output = `${build.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
+    throw new Error(`doctor-kubelet: building the kubelet oracle (scripts/cluster/testbin/tool.sh keyring-oracle) failed; it needs Go, and the Kubernetes modules in the Go module cache or downloadable:\n${output}`);
   }
-  const partial = mkdtempSync(path.join(os.tmpdir(), 'keyring-oracle-'));
-  try {
-    // -mod=readonly: the build must not touch go.mod/go.sum, which key the cluster's build cache.
-    const build = spawnSync('go', ['build', '-o', partial + path.sep, ORACLE_PACKAGE], {
-      cwd: TESTBIN,
-      encoding: 'utf8',
-      env: { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-mod=readonly -trimpath' },
-    });
-    if (build.status !== 0) {
-      const output = `${build.stderr ?? ''}${build.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n');
-      throw new Error(`doctor-kubelet: building the kubelet oracle (go build ${ORACLE_PACKAGE} in scripts/cluster/testbin) failed; the Kubernetes modules must be in the Go module cache or downloadable:\n${output}`);
-    }
-    mkdirSync(path.dirname(binary), { recursive: true });
-    renameSync(path.join(partial, 'keyring-oracle'), binary);
-  } finally {
-    rmSync(partial, { recursive: true, force: true });
-  }
-  return binary;
+  return build.stdout.trim();
 }
 
 interface OracleCase {

@@ -9,7 +9,8 @@ import { after, describe, test } from 'node:test';
 import { ApiException } from '@kubernetes/client-node';
 import forge from 'node-forge';
 import { failIfAnyFailed } from '../../cmd/output';
-import { connect, describeApiError } from '../../lib/connect';
+import { ApiError, connect, describeApiError } from '../../lib/connect';
+import { retryAfterMs } from '../../lib/cluster';
 import { loadCredentials } from '../../lib/credentials';
 import type { Connection } from '../../lib/connect';
 import { resolveCredentials } from '../../lib/dockerconfig';
@@ -145,5 +146,17 @@ describe('reliability fixes', () => {
     assert.throws(() => failIfAnyFailed([failed, { ...failed, object: 'secret/other' }]), (error: unknown) =>
       error instanceof CliError && error.message === 'all 2 changes failed');
     assert.doesNotThrow(() => failIfAnyFailed([ok]));
+  });
+});
+
+describe('retryAfterMs', () => {
+  test('the API server\'s Retry-After seconds, capped; nothing when it did not say', () => {
+    const refused = (headers: Record<string, string | string[]>) => new ApiError(429, '{}', headers);
+    assert.equal(retryAfterMs(refused({ 'retry-after': '1' })), 1000);
+    assert.equal(retryAfterMs(refused({ 'retry-after': ['2'] })), 2000);
+    assert.equal(retryAfterMs(refused({ 'retry-after': '3600' })), 10_000);
+    assert.equal(retryAfterMs(refused({ 'retry-after': 'soon' })), undefined);
+    assert.equal(retryAfterMs(refused({})), undefined);
+    assert.equal(retryAfterMs(new Error('ECONNRESET')), undefined);
   });
 });
