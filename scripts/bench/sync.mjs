@@ -93,7 +93,7 @@ const fmt = (d) => Object.entries(d).filter(([k]) => !k.startsWith('LIST ')).map
 function timedPlugin(pluginArgs) {
   const rssFile = path.join(scratch, 'rss');
   const started = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, plugin, ...pluginArgs], { env: { ...env, KUBECONFIG: kubeconfig }, encoding: 'utf8' });
+  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, plugin, ...pluginArgs], { env: { ...env, KUBECONFIG: kubeconfig }, encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0) throw new Error(`plugin ${pluginArgs.join(' ')} failed (${result.status}): ${result.stderr}`);
   return { ms, rssMB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024, stdout: result.stdout };
