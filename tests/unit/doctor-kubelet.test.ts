@@ -312,7 +312,7 @@ function generateCase(g: Generator, id: number): OracleCase {
   return { id: String(id), image: imageName, secrets };
 }
 
-/** Cases seen on a real node (see /work/shared/notes/node.md), always included. */
+/** Cases seen on a real node (see ../shared/notes/node.md beside the checkout), always included. */
 function nodeCases(): OracleCase[] {
   const secret = (name: string, content: string): V1Secret => ({
     metadata: { namespace: 'shop', name, uid: `uid-${name}` },
