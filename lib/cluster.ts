@@ -60,6 +60,8 @@ export async function listWithVersion<T>(
   connection: Connection,
   resource: ListedResource,
   options: ListOptions = {},
+  /** What to keep of each item, applied page by page, so a whole list is never held at once. */
+  keep: (item: T) => T = (item) => item,
 ): Promise<{ items: T[]; resourceVersion: string }> {
   const items: T[] = [];
   let next: string | undefined;
@@ -74,15 +76,15 @@ export async function listWithVersion<T>(
       ),
     );
     // Items of a list carry no kind; stamp it, as kubectl does, so printed objects are complete.
-    for (const item of page.items ?? []) items.push({ apiVersion: 'v1', kind: KINDS[resource], ...item });
+    for (const item of page.items ?? []) items.push(keep({ apiVersion: 'v1', kind: KINDS[resource], ...item }));
     next = page.metadata?.continue || undefined;
     resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
   } while (next);
   return { items, resourceVersion };
 }
 
-export async function listObjects<T>(connection: Connection, resource: ListedResource, options: ListOptions = {}): Promise<T[]> {
-  return (await listWithVersion<T>(connection, resource, options)).items;
+export async function listObjects<T>(connection: Connection, resource: ListedResource, options: ListOptions = {}, keep?: (item: T) => T): Promise<T[]> {
+  return (await listWithVersion<T>(connection, resource, options, keep)).items;
 }
 
 const inScope = (scope: Scope): { namespace?: string } => ('namespace' in scope ? { namespace: scope.namespace } : {});

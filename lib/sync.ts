@@ -10,7 +10,6 @@ import {
   isManaged,
   isPullSecret,
   listObjects,
-  listServiceAccounts,
   resourcePath,
   retrying,
 } from './cluster';
@@ -238,21 +237,28 @@ export function planSync(request: SyncRequest, state: SyncState): Change[] {
 const refOf = (source: { namespace: string; name: string } | 'all') => (source === 'all' ? '' : `${source.namespace}/${source.name}`);
 
 /** The reads a sync plan needs: a fixed number of paginated LISTs. */
-export async function readSyncState(connection: Connection, request: SyncRequest): Promise<SyncState> {
+/** What the controller keeps of the objects it reads (see lib/watch); one-shot runs keep them whole. */
+export interface Trimmers {
+  namespace: (ns: V1Namespace) => V1Namespace;
+  serviceAccount: (sa: V1ServiceAccount) => V1ServiceAccount;
+  secret: (secret: V1Secret) => V1Secret;
+}
+
+export async function readSyncState(connection: Connection, request: SyncRequest, trim?: Trimmers): Promise<SyncState> {
   const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   const { labelSelector } = request.namespaces;
   const [namespaces, labelMatches, managed, serviceAccounts] = await Promise.all([
-    listObjects<V1Namespace>(connection, 'namespaces'),
+    listObjects<V1Namespace>(connection, 'namespaces', {}, trim?.namespace),
     // All namespaces are listed to see copies in those that stopped matching; the selector's
     // own LIST says which match, as the API server evaluates it.
-    labelSelector ? listObjects<V1Namespace>(connection, 'namespaces', { labelSelector }) : undefined,
-    listObjects<V1Secret>(connection, 'secrets', { labelSelector: managedSelector }),
-    listServiceAccounts(connection, { allNamespaces: true }),
+    labelSelector ? listObjects<V1Namespace>(connection, 'namespaces', { labelSelector }, trim?.namespace) : undefined,
+    listObjects<V1Secret>(connection, 'secrets', { labelSelector: managedSelector }, trim?.secret),
+    listObjects<V1ServiceAccount>(connection, 'serviceaccounts', {}, trim?.serviceAccount),
   ]);
   const names = [...new Set(selectSources(request, managed).map((s) => s.metadata!.name!))];
   // Foreign secrets in the way: one LIST per source name (a field selector on the name).
   const sameNamed = (
-    await Promise.all(names.map((name) => listObjects<V1Secret>(connection, 'secrets', { fieldSelector: `metadata.name=${name}` })))
+    await Promise.all(names.map((name) => listObjects<V1Secret>(connection, 'secrets', { fieldSelector: `metadata.name=${name}` }, trim?.secret)))
   ).flat();
   return {
     namespaces,

@@ -147,10 +147,10 @@ class Reflector<T extends KubernetesObject> {
   }
 
   private async relist(): Promise<void> {
-    const { items, resourceVersion } = await listWithVersion<T>(this.connection, this.resource, this.labelSelector ? { labelSelector: this.labelSelector } : {});
+    const { items, resourceVersion } = await listWithVersion<T>(this.connection, this.resource, this.labelSelector ? { labelSelector: this.labelSelector } : {}, this.trim);
     this.items.clear();
     this.namespaced.clear();
-    for (const item of items) this.put(this.trim(item));
+    for (const item of items) this.put(item);
     this.resourceVersion = resourceVersion;
   }
 
@@ -330,7 +330,7 @@ export async function runController(connection: Connection, request: SyncRequest
   try {
     await Promise.all(reflectors.map((r) => r.start()));
     // The first pass reads everything afresh, so foreign secrets in the way are seen and reported.
-    await apply(await readSyncState(connection, request));
+    await apply(await readSyncState(connection, request, { namespace: trimNamespace, serviceAccount: trimServiceAccount, secret: trimSecret }));
     if (options.webhook) {
       const serves = request.source === 'all' ? 'all' : `${request.source.namespace}/${request.source.name}`;
       webhook = await startWebhook(connection, options.webhook, serves, {
