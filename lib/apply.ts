@@ -89,7 +89,11 @@ export async function mapBoundedWithPrerequisites<T>(items: T[], needs: (item: T
     const prerequisites = needs(item);
     if (prerequisites.length === 0) initial.push(item);
     else waitingOn.set(item, prerequisites.length);
-    for (const prerequisite of prerequisites) dependents.set(prerequisite, [...(dependents.get(prerequisite) ?? []), item]);
+    for (const prerequisite of prerequisites) {
+      const list = dependents.get(prerequisite);
+      if (list) list.push(item);
+      else dependents.set(prerequisite, [item]);
+    }
   }
   const ready: T[] = [];
   let nextInitial = 0;
@@ -289,7 +293,10 @@ export async function applyChanges(connection: Connection, changes: Change[], op
     let key: string | undefined;
     if (change.kind === 'create-secret' || change.kind === 'update-secret' || change.kind === 'replace-secret') key = `write ${secretKey(change.namespace, change.name)}`;
     else if (change.kind === 'detach') key = `detach ${secretKey(change.namespace, change.secret)}`;
-    if (key) prerequisites.set(key, [...(prerequisites.get(key) ?? []), change]);
+    if (!key) continue;
+    const list = prerequisites.get(key);
+    if (list) list.push(change);
+    else prerequisites.set(key, [change]);
   }
   const needs = (change: Change): Change[] =>
     change.kind === 'attach' ? prerequisites.get(`write ${secretKey(change.namespace, change.secret)}`) ?? []

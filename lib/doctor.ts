@@ -556,7 +556,6 @@ function diagnoseImage(context: SubjectContext, container: ContainerImage): Imag
     ...base, registry, verdict, message, tried, ...(fix ? { fix } : {}), hints,
   });
 
-  const cover = coveringSecret(context, image);
   const fixes = new Fixes(context, registry);
   if (found.used) {
     const { secret, key, username } = found.used;
@@ -583,6 +582,8 @@ function diagnoseImage(context: SubjectContext, container: ContainerImage): Imag
     return { ...result('covered', `covered by ${namespace}/${secret} (${key})`), used };
   }
 
+  // Only an image that is not covered needs the secret that would cover it.
+  const cover = coveringSecret(context, image);
   // One pull secret the kubelet cannot read fails the keyring, and so every pull of the pod.
   const unreadable = found.unreadable[0];
   if (unreadable) {

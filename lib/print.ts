@@ -96,11 +96,12 @@ export function failureSummary(outcomes: PrintableOutcome[]): string | undefined
   if (outcomes.length === 1) return formatOutcome(outcomes[0]!);
   if (failed === outcomes.length) return `all ${failed} changes failed`;
   const applied = outcomes.filter((o) => APPLIED.has(o.result)).length;
-  const count = (result: string) => outcomes.filter((o) => o.result === result).length;
+  const unchanged = outcomes.filter((o) => o.result === 'unchanged').length;
+  const skipped = outcomes.filter((o) => o.result === 'skipped').length;
   const others = [
     applied > 0 ? `${applied} applied` : undefined,
-    count('unchanged') > 0 ? `${count('unchanged')} unchanged` : undefined,
-    count('skipped') > 0 ? `${count('skipped')} skipped` : undefined,
+    unchanged > 0 ? `${unchanged} unchanged` : undefined,
+    skipped > 0 ? `${skipped} skipped` : undefined,
     applied === 0 ? 'nothing applied' : undefined,
   ].filter(Boolean);
   return `${failed} of ${outcomes.length} changes failed; ${others.join(', ')}`;

@@ -62,17 +62,17 @@ const keptMetadata = ({ name, namespace, uid, resourceVersion, labels, annotatio
   ...(deletionTimestamp ? { deletionTimestamp } : {}),
 });
 
-export const trimNamespace = (ns: V1Namespace): V1Namespace => ({
+const trimNamespace = (ns: V1Namespace): V1Namespace => ({
   metadata: keptMetadata(ns.metadata ?? {}),
   ...(ns.status?.phase ? { status: { phase: ns.status.phase } } : {}),
 });
 
-export const trimServiceAccount = (sa: V1ServiceAccount): V1ServiceAccount => ({
+const trimServiceAccount = (sa: V1ServiceAccount): V1ServiceAccount => ({
   metadata: keptMetadata(sa.metadata ?? {}),
   ...(sa.imagePullSecrets ? { imagePullSecrets: sa.imagePullSecrets } : {}),
 });
 
-export const trimSecret = (secret: V1Secret): V1Secret => ({
+const trimSecret = (secret: V1Secret): V1Secret => ({
   ...(secret.apiVersion ? { apiVersion: secret.apiVersion } : {}),
   ...(secret.kind ? { kind: secret.kind } : {}),
   metadata: keptMetadata(secret.metadata ?? {}),
