@@ -1,11 +1,10 @@
 // `kubectl pullsecret remove NAME`: the exact undo of add — detach and delete what we manage.
 import type { Argv } from 'yargs';
-import { applyChanges } from '../lib/apply';
-import { connect } from '../lib/connect';
+import { connect, type Connection } from '../lib/connect';
 import { oneLine } from '../lib/errors';
 import { validateSecretName } from '../lib/names';
 import { dryRunNote } from '../lib/print';
-import { planRemoval } from '../lib/remove';
+import { applyRemoval, planRemoval, runningControllers } from '../lib/remove';
 import { WEBHOOK_CONFIGURATION_NAME, removeWebhookConfiguration } from '../lib/webhook';
 import { connectOptionsFrom, scopeFrom, withAllNamespaces, withDryRun, withOutput, type ConnectionArgs, type DryRunArgs } from './flags';
 import { failIfAnyFailed, reportOutcomes } from './output';
@@ -34,13 +33,34 @@ interface RemoveArgs extends ConnectionArgs, DryRunArgs {
   output?: string;
 }
 
+/** A running `sync --watch` controller of this name would copy it again unless its source goes. */
+async function warnAboutControllers(connection: Connection, name: string, deletesSource: boolean): Promise<void> {
+  let controllers: Awaited<ReturnType<typeof runningControllers>>;
+  try {
+    controllers = await runningControllers(connection);
+  } catch (error) {
+    process.stderr.write(`warning: running sync controllers not checked: ${oneLine(error)}\n`);
+    return;
+  }
+  for (const { lease, holder, serves } of controllers) {
+    if (serves !== 'all' && !serves.endsWith(`/${name}`)) continue;
+    const which = `a sync controller (lease ${lease}, held by ${holder}) syncs ${serves === 'all' ? 'every source' : serves}`;
+    process.stderr.write(
+      deletesSource
+        ? `warning: ${which}; the source is deleted first, so it copies and attaches ${name} no more\n`
+        : `warning: ${which}; it will copy and attach ${name} here again while its source exists: remove the source too (remove ${name} -A)\n`,
+    );
+  }
+}
+
 export async function handler(args: RemoveArgs): Promise<void> {
   const name = validateSecretName(args.name);
   const dryRun = args['dry-run'] ?? 'none';
   const connection = connect(connectOptionsFrom(args));
   const scope = scopeFrom(args, connection.namespace);
-  const changes = await planRemoval(connection, scope, { name, keepSecret: Boolean(args['keep-secret']), force: Boolean(args.force) });
-  const outcomes = await applyChanges(connection, changes, { dryRun });
+  const removal = await planRemoval(connection, scope, { name, keepSecret: Boolean(args['keep-secret']), force: Boolean(args.force) });
+  await warnAboutControllers(connection, name, removal.sourceDeletes.size > 0);
+  const outcomes = await applyRemoval(connection, removal, { dryRun });
   reportOutcomes(outcomes, { dryRun, output: args.output });
   // The complete undo includes the admission webhook a `sync NAME --watch --webhook` registered.
   if ('allNamespaces' in scope) {

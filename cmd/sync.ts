@@ -9,6 +9,7 @@ import { validateNamespaceName, validateSecretName } from '../lib/names';
 import { dryRunNote } from '../lib/print';
 import { findStuckPods, planSync, readSyncState, restartStuckPods, type SyncRequest } from '../lib/sync';
 import { WEBHOOK_CONFIGURATION_NAME, removeWebhookConfiguration, webhookExcludedNamespaces, type WebhookOptions } from '../lib/webhook';
+import { managerFlags, managerOptionsFrom, type ManagerArgs } from './controller-flags';
 import { connectOptionsFrom, withDryRun, withOutput, type ConnectionArgs, type DryRunArgs } from './flags';
 import { failIfAnyFailed, reportOutcomes } from './output';
 
@@ -23,7 +24,11 @@ export const builder = (yargs: Argv) =>
       namespaces: { type: 'string', describe: 'Only these namespaces (comma-separated)' },
       selector: { alias: 'l', type: 'string', describe: 'Only namespaces with these labels (e.g. team=a,env!=prod)' },
       exclude: { type: 'string', array: true, describe: 'Leave out namespaces matching this glob (repeatable)' },
-      'service-accounts': { type: 'string', default: 'all', describe: 'Attach to: all, default, or comma-separated names and globs' },
+      'service-accounts': {
+        type: 'string',
+        default: 'all',
+        describe: 'Attach to: all, default, comma-separated names and globs, or none (never write a ServiceAccount; pods get the secret from --webhook)',
+      },
       prune: { type: 'boolean', describe: 'Remove stale copies (namespace no longer selected, or source gone) and their references' },
       force: { type: 'boolean', describe: 'Overwrite same-named secrets that kubectl-pullsecret does not manage' },
       concurrency: { type: 'number', default: 32, describe: 'Writes in flight at once' },
@@ -35,6 +40,8 @@ export const builder = (yargs: Argv) =>
       'webhook-listen': { type: 'string', default: '0.0.0.0:8443', describe: 'With --webhook: address to serve HTTPS on' },
       'webhook-url': { type: 'string', describe: 'With --webhook: the URL the API server calls (default: the Service in front of the Deployment)' },
       'webhook-namespace': { type: 'string', default: CONTROLLER_NAMESPACE, describe: 'With --webhook: namespace of the Service and of the certificate Secret' },
+      replicas: { type: 'number', describe: 'With --print-manifests: pods of the Deployment (default 2; one leader writes, every one serves the webhook)' },
+      ...managerFlags,
     })
     .example([
       ['$0 sync --all', 'Every source to every namespace, once'],
@@ -42,7 +49,7 @@ export const builder = (yargs: Argv) =>
       ['$0 sync --all --watch --print-manifests --image registry.example/kubectl-pullsecret:0.1.0 | kubectl apply -f -', 'Run it in the cluster'],
     ]);
 
-interface SyncArgs extends ConnectionArgs, DryRunArgs {
+interface SyncArgs extends ConnectionArgs, DryRunArgs, ManagerArgs {
   name?: string;
   all?: boolean;
   namespaces?: string;
@@ -60,6 +67,7 @@ interface SyncArgs extends ConnectionArgs, DryRunArgs {
   'webhook-listen': string;
   'webhook-url'?: string;
   'webhook-namespace': string;
+  replicas?: number;
   output?: string;
 }
 
@@ -97,7 +105,7 @@ function syncRequest(args: SyncArgs, namespace: string): SyncRequest {
       ...(args.selector ? { labelSelector: args.selector } : {}),
       exclude: args.exclude ?? [],
     },
-    serviceAccounts: accounts === 'all' ? 'all' : accounts.split(',').map((n) => n.trim()).filter(Boolean),
+    serviceAccounts: accounts === 'all' || accounts === 'none' ? accounts : accounts.split(',').map((n) => n.trim()).filter(Boolean),
     prune: Boolean(args.prune),
     force: Boolean(args.force),
   };
@@ -118,11 +126,23 @@ export async function handler(args: SyncArgs): Promise<void> {
   const dryRun = args['dry-run'] ?? 'none';
   const connection = connect(connectOptionsFrom(args));
   const request = syncRequest(args, connection.namespace);
+  if (request.serviceAccounts === 'none' && !(args.watch && args.webhook)) {
+    throw new UsageError('--service-accounts none never attaches the secret to a ServiceAccount, so only the admission webhook can give it to pods: use it with --watch --webhook');
+  }
+  if (args.replicas !== undefined && !args['print-manifests']) throw new UsageError('--replicas sets the Deployment of --print-manifests');
+  if (args.replicas !== undefined && (!Number.isInteger(args.replicas) || args.replicas < 1)) throw new UsageError('--replicas must be a whole number of at least 1');
+  const manager = managerOptionsFrom(args);
   if (args['print-manifests']) {
     if (!args.watch) throw new UsageError('--print-manifests describes the controller: use it with --watch');
     if (args['restart-pending']) throw new UsageError('--restart-pending is a one-shot action; it does not run in the cluster');
     process.stdout.write(
-      printManifests({ request, concurrency: args.concurrency, webhook: Boolean(args.webhook), ...(args.image ? { image: args.image } : {}) }),
+      printManifests({
+        request,
+        concurrency: args.concurrency,
+        webhook: Boolean(args.webhook),
+        ...(args.image ? { image: args.image } : {}),
+        ...(args.replicas !== undefined ? { replicas: args.replicas } : {}),
+      }),
     );
     return;
   }
@@ -130,15 +150,16 @@ export async function handler(args: SyncArgs): Promise<void> {
   if (args.watch) {
     if (dryRun !== 'none') throw new UsageError('--watch cannot be combined with --dry-run');
     if (args['restart-pending']) throw new UsageError('--restart-pending is a one-shot action; run it without --watch');
-    // The controller (client-node's Watch, the webhook server) is loaded only for --watch.
+    // The controller (client-node's Watch, the webhook server, metrics) is loaded only for --watch.
     const { runController } = await import('../lib/watch');
     await runController(connection, request, {
       concurrency: args.concurrency,
-      log: (line: string) => process.stdout.write(`${line}\n`),
+      manager,
       ...(args.webhook ? { webhook: webhookOptions(args, request) } : {}),
     });
     return;
   }
+  if (manager.given.length > 0) throw new UsageError(`${manager.given.join(', ')} ${manager.given.length > 1 ? 'set' : 'sets'} up the controller: use with --watch`);
 
   // Ctrl-C stops starting new writes; what was done is still reported.
   const interrupt = new AbortController();

@@ -13,6 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { CliError, ExitCode, UsageError, oneLine } from './errors';
 import { validateNamespaceName } from './names';
+import { pluginVersion } from './version';
 import { TOKEN_FILE_PROVIDER, resolveConfig, type ConnectionFlags, type ResolveEnvironment, type ResolvedConfig } from './kubeconfig';
 
 export interface ConnectOptions extends ConnectionFlags {
@@ -180,6 +181,9 @@ export interface JsonRequest {
  * of thousands of objects, and needs client-node loaded; the reads, and the guarded
  * ServiceAccount patches, use this. Failures are ApiErrors (see describeApiError).
  */
+/** `kubectl-pullsecret/v0.1.0 (linux/amd64)`, in the form kubectl and client-go use. */
+const USER_AGENT = `kubectl-pullsecret/${pluginVersion} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`;
+
 export async function requestJson<T>(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest): Promise<T> {
   const { config } = connection;
   const options = await requestOptions(config);
@@ -196,6 +200,8 @@ export async function requestJson<T>(connection: Pick<Connection, 'config' | 're
         headers: {
           ...options.headers,
           Accept: 'application/json',
+          // As kubectl names itself: audit logs and API priority-and-fairness see who wrote.
+          'User-Agent': USER_AGENT,
           ...(payload ? { 'Content-Type': request.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
         },
         ...(connection.requestTimeoutMs !== undefined ? { signal: AbortSignal.timeout(connection.requestTimeoutMs) } : {}),

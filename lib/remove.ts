@@ -1,16 +1,80 @@
 // `remove` as desired state: the exact undo of `add` for one name — detach it from every
 // ServiceAccount that references it and delete the secrets we manage, in one namespace or all.
-import type { Connection } from './connect';
-import { listObjects, listServiceAccounts, type Scope } from './cluster';
-import { planRemove, type Change, type RemoveRequest } from './plan';
 import type { V1Secret } from '@kubernetes/client-node';
+import { applyChanges, type ApplyOptions, type Outcome } from './apply';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, listObjects, listServiceAccounts, type Scope } from './cluster';
+import { apiStatus, requestJson, type Connection } from './connect';
+import { planRemove, type Change, type RemoveRequest } from './plan';
+import { isSource } from './sync';
+import { LEASE_SERVES_ANNOTATION } from './controller/options';
+
+export interface Removal {
+  changes: Change[];
+  /** The delete-secret changes that delete a source (a managed pull secret made by add). */
+  sourceDeletes: Set<Change>;
+}
 
 /** Two paginated LISTs (secrets of that name, ServiceAccounts), whatever the number of namespaces. */
-export async function planRemoval(connection: Connection, scope: Scope, request: RemoveRequest): Promise<Change[]> {
+export async function planRemoval(connection: Connection, scope: Scope, request: RemoveRequest): Promise<Removal> {
   const fieldSelector = `metadata.name=${request.name}`;
   const [secrets, serviceAccounts] = await Promise.all([
     listObjects<V1Secret>(connection, 'secrets', { ...('namespace' in scope ? { namespace: scope.namespace } : {}), fieldSelector }),
     listServiceAccounts(connection, scope),
   ]);
-  return planRemove(request, secrets, serviceAccounts);
+  const changes = planRemove(request, secrets, serviceAccounts);
+  const sources = new Set(secrets.filter(isSource).map((s) => s.metadata!.namespace!));
+  const sourceDeletes = new Set(changes.filter((c) => c.kind === 'delete-secret' && sources.has(c.namespace)));
+  return { changes, sourceDeletes };
+}
+
+/**
+ * Applies a removal with the sources deleted first. A `sync --watch` controller copies and
+ * attaches a source for as long as the source exists: detaching first let it attach the name
+ * again seconds before the source went, leaving references to a secret that no longer exists.
+ * Once the source is gone the controller has nothing to sync, and the detaches and copy deletes
+ * that follow stay done. Outcomes come back in the plan's order.
+ */
+export async function applyRemoval(connection: Connection, removal: Removal, options: ApplyOptions): Promise<Outcome[]> {
+  const { changes, sourceDeletes } = removal;
+  const first = await applyChanges(connection, [...sourceDeletes], options);
+  const rest = await applyChanges(connection, changes.filter((c) => !sourceDeletes.has(c)), options);
+  const outcomes = new Map([...first, ...rest].map((outcome) => [outcome.change, outcome]));
+  return changes.map((change) => outcomes.get(change)!);
+}
+
+/** A `sync --watch --leader-elect` controller seen through its Lease. */
+export interface RunningController {
+  /** The Lease, `namespace/name`. */
+  lease: string;
+  holder: string;
+  /** What it syncs: `all`, or a source `namespace/name`. */
+  serves: string;
+}
+
+interface LeaseList {
+  items: { metadata: { namespace: string; name: string; annotations?: Record<string, string> }; spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }[];
+}
+
+/**
+ * The controllers whose Lease is held now (one LIST of our Leases, wherever they are). A courtesy
+ * for warnings: without the right to list Leases, the answer is none.
+ */
+export async function runningControllers(connection: Connection, now = Date.now()): Promise<RunningController[]> {
+  let list: LeaseList;
+  try {
+    list = await requestJson<LeaseList>(connection, {
+      path: '/apis/coordination.k8s.io/v1/leases',
+      query: { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` },
+    });
+  } catch (error) {
+    if ([401, 403, 404].includes(apiStatus(error) ?? 0)) return [];
+    throw error;
+  }
+  return list.items.flatMap(({ metadata, spec }) => {
+    const renewed = Date.parse(spec?.renewTime ?? '');
+    const held = spec?.holderIdentity && Number.isFinite(renewed) && renewed + (spec.leaseDurationSeconds ?? 0) * 1000 > now;
+    return held
+      ? [{ lease: `${metadata.namespace}/${metadata.name}`, holder: spec!.holderIdentity!, serves: metadata.annotations?.[LEASE_SERVES_ANNOTATION] ?? 'all' }]
+      : [];
+  });
 }

@@ -34,8 +34,12 @@ export interface NamespaceSelection {
   exclude: string[];
 }
 
-/** Which ServiceAccounts sync attaches to: all, or names and globs (`default` is one). */
-export type ServiceAccountPatterns = 'all' | string[];
+/**
+ * Which ServiceAccounts sync attaches to: all, names and globs (`default` is one), or none — the
+ * GitOps-safe mode, where ServiceAccounts are never written (another tool owns them) and pods get
+ * the secret from the admission webhook alone.
+ */
+export type ServiceAccountPatterns = 'all' | 'none' | string[];
 
 export interface SyncRequest {
   /** One source (`namespace/name`), or all of them. */
@@ -76,6 +80,7 @@ export function namespaceSelected(namespace: V1Namespace, selection: NamespaceSe
 }
 
 export function serviceAccountSelected(name: string, patterns: ServiceAccountPatterns): boolean {
+  if (patterns === 'none') return false;
   return patterns === 'all' || patterns.some((pattern) => matchesGlob(pattern, name));
 }
 
@@ -224,11 +229,17 @@ export function planSync(request: SyncRequest, state: SyncState): Change[] {
       continue;
     }
     const name = copy.metadata!.name!;
-    for (const sa of accountsByNamespace.get(namespace) ?? []) {
-      if (sa.imagePullSecrets?.some((r) => r.name === name)) {
-        changes.push({ kind: 'detach', namespace, serviceAccount: sa.metadata!.name!, secret: name });
-      }
+    const referencing = (accountsByNamespace.get(namespace) ?? []).filter((sa) => sa.imagePullSecrets?.some((r) => r.name === name));
+    if (request.serviceAccounts === 'none' && referencing.length > 0) {
+      // Detaching would write a ServiceAccount, and deleting would leave it a dangling reference.
+      const names = referencing.map((sa) => sa.metadata!.name!).join(', ');
+      changes.push({
+        kind: 'skip', namespace, object: `secret/${name}`,
+        reason: `stale copy (${why}) still referenced by serviceaccount ${names}; --service-accounts none never edits ServiceAccounts`,
+      });
+      continue;
     }
+    for (const sa of referencing) changes.push({ kind: 'detach', namespace, serviceAccount: sa.metadata!.name!, secret: name });
     changes.push({ kind: 'delete-secret', namespace, name, resourceVersion: copy.metadata?.resourceVersion ?? '' });
   }
   return changes;

@@ -4,12 +4,19 @@
 // with the same plan/apply code as a one-shot sync. It survives the real world: a watch that
 // ends is resumed from its last resourceVersion, a 410 Gone re-lists, an API server that is down
 // is retried with backoff, and SIGINT/SIGTERM stop it cleanly.
+import { performance } from 'node:perf_hooks';
 import { Watch, type KubernetesObject, type V1Namespace, type V1ObjectMeta, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { applyChanges, type Outcome } from './apply';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, findNamespace, isManaged, listWithVersion, resourcePath, type ListedResource } from './cluster';
 import { kubeConfigOf } from './client';
 import { describeApiError, type Connection } from './connect';
-import { CliError, oneLine } from './errors';
+import { createLogger } from './controller/log';
+import { EventRecorder, type EventType, type ObjectReference } from './controller/events';
+import { LeaderElector, defaultIdentity } from './controller/leader';
+import { createMetrics } from './controller/metrics';
+import { LEASE_SERVES_ANNOTATION, type ManagerOptions } from './controller/options';
+import { startControllerServers, type Check } from './controller/servers';
+import { CliError, UsageError, oneLine } from './errors';
 import { formatOutcome } from './print';
 import {
   copyObject,
@@ -28,10 +35,12 @@ import { startWebhook, type RunningWebhook, type WebhookOptions } from './webhoo
 
 export interface ControllerOptions {
   concurrency: number;
+  /** Leader election, metrics and probe addresses, log format. */
+  manager: ManagerOptions;
   /** Also serve the mutating admission webhook. */
   webhook?: WebhookOptions;
-  /** One line per action, already formatted. */
-  log: (line: string) => void;
+  /** Where each finished log line goes (default: stdout). */
+  write?: (line: string) => void;
   /** Stops the controller (SIGINT and SIGTERM do too). */
   signal?: AbortSignal;
 }
@@ -100,6 +109,8 @@ class Reflector<T extends KubernetesObject> {
     private readonly onFatal: (error: CliError) => void,
     private readonly log: (line: string) => void,
     private readonly trim: (object: T) => T,
+    /** Each time the watch is started again (ended, failed, or 410 Gone). */
+    private readonly onRestart: () => void = () => {},
   ) {}
 
   /** The items of one namespace. */
@@ -196,6 +207,7 @@ class Reflector<T extends KubernetesObject> {
 
   private async reconnect(error: unknown, gone: boolean): Promise<void> {
     if (this.stopped) return;
+    this.onRestart();
     if (error && fatal(error)) {
       this.onFatal(this.watchRefused(error));
       return;
@@ -231,16 +243,66 @@ class Reflector<T extends KubernetesObject> {
   }
 }
 
-const timestamp = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+/** How long a replica in a pod keeps answering the webhook after SIGTERM: until its endpoint is gone from the Service. */
+const WEBHOOK_DRAIN_MS = 5_000;
 
-/** Runs until stopped: the initial sync, then one re-plan per batch of touched namespaces. */
+/** What an outcome wrote, for the metrics and Events (undefined: nothing was written). */
+const writtenKind = (outcome: Outcome) =>
+  outcome.change.kind === 'attach' || outcome.change.kind === 'detach' ? 'serviceaccount' : outcome.change.kind.endsWith('secret') ? 'secret' : undefined;
+
+/** The Event for an outcome: Normal for what we changed, Warning for what we could not. */
+function eventFor(outcome: Outcome): { regarding: ObjectReference; type: EventType; reason: string; action: string; note: string } | undefined {
+  const { change, result, detail } = outcome;
+  const kind = writtenKind(outcome);
+  if (!kind || result === 'unchanged' || result === 'skipped') return undefined;
+  const [, name] = outcome.object.split('/');
+  const regarding: ObjectReference = kind === 'serviceaccount'
+    ? { apiVersion: 'v1', kind: 'ServiceAccount', namespace: change.namespace, name: name! }
+    : { apiVersion: 'v1', kind: 'Secret', namespace: change.namespace, name: name! };
+  const action = change.kind === 'attach' ? 'Attach' : change.kind === 'detach' ? 'Detach' : change.kind === 'delete-secret' ? 'Delete' : 'Copy';
+  if (result === 'failed') return { regarding, type: 'Warning', reason: `${action}Failed`, action, note: detail ?? 'failed' };
+  const reasons: Record<string, string> = { attached: 'PullSecretAttached', detached: 'PullSecretDetached', created: 'PullSecretCopied', updated: 'PullSecretUpdated', replaced: 'PullSecretReplaced', deleted: 'PullSecretPruned' };
+  return { regarding, type: 'Normal', reason: reasons[result] ?? 'PullSecretSynced', action, note: formatOutcome(outcome) };
+}
+
+/**
+ * Runs until stopped: every replica keeps the caches and serves the webhook, probes and metrics;
+ * the leader (every process, without --leader-elect) makes the initial sync, then one re-plan per
+ * batch of touched namespaces. SIGTERM stops taking work, lets the writes in flight finish,
+ * releases the Lease, and keeps answering the webhook until the pod's endpoint is gone.
+ */
 export async function runController(connection: Connection, request: SyncRequest, options: ControllerOptions): Promise<void> {
-  const log = (line: string) => options.log(`${timestamp()} ${line}`);
+  const { manager } = options;
+  const logger = createLogger({ format: manager.logFormat, ...(options.write ? { write: options.write } : {}) });
+  const log = (line: string) => (/^error: /.test(line) ? logger.error(line.replace(/^error: /, '')) : logger.info(line));
   const stop = new AbortController();
   options.signal?.addEventListener('abort', () => stop.abort());
-  const onSignal = () => stop.abort();
+  let signalled = false;
+  const onSignal = () => {
+    signalled = true;
+    stop.abort();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+
+  const metrics = createMetrics();
+  let synced = false;
+  let certificateLoaded = !options.webhook;
+  const readyChecks = new Map<string, Check>([['informers', () => synced || 'the caches have not synced yet']]);
+  if (options.webhook) readyChecks.set('webhook', () => certificateLoaded || 'the serving certificate is not loaded yet');
+  const servers = await startControllerServers({
+    metricsBindAddress: manager.metricsBindAddress,
+    healthProbeBindAddress: manager.healthProbeBindAddress,
+    registry: metrics.registry,
+    readyChecks,
+  });
+  const serving = [
+    ...(servers.metricsPort !== undefined ? [`/metrics on port ${servers.metricsPort}`] : []),
+    ...(servers.probePort !== undefined ? [`/healthz and /readyz on port ${servers.probePort}`] : []),
+  ];
+  if (serving.length > 0) log(`serving ${serving.join(', ')}`);
+  const identity = defaultIdentity();
+  const events = new EventRecorder(connection, { identity, log, onDrop: () => metrics.eventsDropped.inc() });
 
   const dirty = new Set<string>();
   let allDirty = false;
@@ -248,6 +310,7 @@ export async function runController(connection: Connection, request: SyncRequest
   const touch = (namespace?: string) => {
     if (namespace === undefined) allDirty = true;
     else dirty.add(namespace);
+    metrics.queueDepth.set(dirty.size);
     wake?.();
   };
   let failure: CliError | undefined;
@@ -256,12 +319,13 @@ export async function runController(connection: Connection, request: SyncRequest
     stop.abort();
     wake?.();
   };
+  const restarted = (resource: string) => () => metrics.watchRestarts.inc({ resource });
   const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 
   const namespaces = new Reflector<V1Namespace>(
     'namespaces', connection, 'namespaces', undefined,
     (type, ns) => type !== 'DELETED' && touch(ns.metadata!.name!),
-    () => touch(), onFatal, log, trimNamespace,
+    () => touch(), onFatal, log, trimNamespace, restarted('namespaces'),
   );
   // With -l, a second watch says which namespaces match: one that stops matching leaves it.
   const { labelSelector } = request.namespaces;
@@ -269,13 +333,13 @@ export async function runController(connection: Connection, request: SyncRequest
     ? new Reflector<V1Namespace>(
         `namespaces matching ${labelSelector}`, connection, 'namespaces', labelSelector,
         (_type, ns) => touch(ns.metadata!.name!),
-        () => touch(), onFatal, log, trimNamespace,
+        () => touch(), onFatal, log, trimNamespace, restarted('namespaces'),
       )
     : undefined;
   const serviceAccounts = new Reflector<V1ServiceAccount>(
     'serviceaccounts', connection, 'serviceaccounts', undefined,
     (type, sa) => type !== 'DELETED' && touch(sa.metadata!.namespace!),
-    () => touch(), onFatal, log, trimServiceAccount,
+    () => touch(), onFatal, log, trimServiceAccount, restarted('serviceaccounts'),
   );
   const secrets = new Reflector<V1Secret>(
     'secrets', connection, 'secrets', managedSelector,
@@ -289,7 +353,7 @@ export async function runController(connection: Connection, request: SyncRequest
       knownSources = undefined;
       touch();
     },
-    onFatal, log, trimSecret,
+    onFatal, log, trimSecret, restarted('secrets'),
   );
   // The sources among the cached secrets, found again only when a source event or a re-list says so.
   let knownSources: V1Secret[] | undefined;
@@ -309,6 +373,8 @@ export async function runController(connection: Connection, request: SyncRequest
   const seenSkips = new Set<string>();
   const report = (outcomes: Outcome[]) => {
     for (const outcome of outcomes) {
+      const kind = writtenKind(outcome);
+      if (kind && outcome.result !== 'skipped') metrics.writes.inc({ kind, result: outcome.result });
       if (outcome.result === 'unchanged') continue;
       const line = formatOutcome(outcome);
       // A stale copy or a foreign secret in the way is said once, not on every event.
@@ -317,22 +383,82 @@ export async function runController(connection: Connection, request: SyncRequest
         seenSkips.add(line);
       }
       log(line);
+      const event = eventFor(outcome);
+      if (event) events.event(event.regarding, event.type, event.reason, event.action, event.note);
     }
   };
-  const apply = async (state: SyncState) => {
-    const changes = planSync(request, state);
-    const outcomes = await applyChanges(connection, changes, { dryRun: 'none', concurrency: options.concurrency, signal: stop.signal });
+  // A source named on the command line that is deleted is not an error of the controller: there
+  // is nothing to sync until it comes back (and no copy or reference is made for it meanwhile).
+  const sourceGone = (error: unknown) => error instanceof UsageError && /^no source /.test(error.message);
+  const apply = async (state: SyncState, signal: AbortSignal) => {
+    let changes;
+    try {
+      changes = planSync(request, state);
+    } catch (error) {
+      if (!sourceGone(error)) throw error;
+      const line = `${(error as Error).message.replace(/: create it first.*/, '')}: nothing to sync until it is created again`;
+      if (!seenSkips.has(line)) log(line);
+      seenSkips.add(line);
+      return;
+    }
+    seenSkips.forEach((line) => /^no source /.test(line) && seenSkips.delete(line));
+    const started = performance.now();
+    const outcomes = await applyChanges(connection, changes, { dryRun: 'none', concurrency: options.concurrency, signal });
+    metrics.reconcileDuration.observe((performance.now() - started) / 1000);
     remember(outcomes);
     report(outcomes);
   };
 
+  // Leadership: without --leader-elect this process leads from the start.
+  let leadership: AbortSignal | undefined = manager.leaderElect ? undefined : stop.signal;
+  let reconciling: Promise<void> = Promise.resolve();
+  const elector = manager.leaderElect
+    ? new LeaderElector(
+        connection,
+        {
+          namespace: manager.leaderElectionNamespace,
+          name: manager.leaderElectionId,
+          identity,
+          labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+          annotations: { [LEASE_SERVES_ANNOTATION]: servesOf(request) },
+        },
+        {
+          onStartedLeading: (signal) => {
+            leadership = signal;
+            metrics.leader.set(1);
+            // A new leader trusts nothing it did not read itself: a full pass.
+            touch();
+          },
+          onStoppedLeading: async () => {
+            leadership = undefined;
+            metrics.leader.set(0);
+            // The Lease is released only once the writes in flight have finished.
+            await reconciling;
+            if (!stop.signal.aborted) onFatal(new CliError(`leader election lost: Lease ${manager.leaderElectionNamespace}/${manager.leaderElectionId} is no longer ours; stopping so that only the leader writes`));
+          },
+          onNewLeader: (holder) => holder !== identity && log(`leader election: the leader is ${holder}`),
+        },
+        log,
+      )
+    : undefined;
+  if (!elector) metrics.leader.set(1);
+
   let webhook: RunningWebhook | undefined;
+  let electing: Promise<void> | undefined;
+  let initialPassDone = false;
+  // The first pass reads everything afresh, so foreign secrets in the way are seen and reported.
+  const initialPass = async (signal: AbortSignal) => {
+    await apply(await readSyncState(connection, request, { namespace: trimNamespace, serviceAccount: trimServiceAccount, secret: trimSecret }), signal);
+    initialPassDone = true;
+  };
   try {
     await Promise.all(reflectors.map((r) => r.start()));
-    // The first pass reads everything afresh, so foreign secrets in the way are seen and reported.
-    await apply(await readSyncState(connection, request, { namespace: trimNamespace, serviceAccount: trimServiceAccount, secret: trimSecret }));
+    synced = true;
+    // Without leader election the first pass comes before anything else, as it always has; a
+    // leader makes it when it starts leading.
+    if (!elector) await initialPass(stop.signal);
     if (options.webhook) {
-      const serves = request.source === 'all' ? 'all' : `${request.source.namespace}/${request.source.name}`;
+      const serves = servesOf(request);
       webhook = await startWebhook(connection, options.webhook, serves, {
         // A namespace created a moment ago may not have reached the cache: ask the API server.
         selectedNamespace: async (name) => {
@@ -352,6 +478,7 @@ export async function runController(connection: Connection, request: SyncRequest
             return [];
           }
         },
+        // Every replica may write this copy: two that race are safe (the loser's create finds ours).
         ensureCopy: async (source, namespace) => {
           const name = source.metadata!.name!;
           if (namespace === source.metadata!.namespace || secrets.items.has(`${namespace}/${name}`)) return;
@@ -364,12 +491,24 @@ export async function runController(connection: Connection, request: SyncRequest
           report(outcomes);
         },
         log,
+        observe: (outcome, seconds) => {
+          metrics.webhookRequests.inc({ outcome });
+          metrics.webhookLatency.observe(seconds);
+        },
+        onCertificate: (notAfter) => {
+          certificateLoaded = true;
+          metrics.certificateExpiry.set(notAfter.getTime() / 1000);
+        },
       });
     }
-    log(`watching namespaces, serviceaccounts and pull secrets for changes`);
+    if (elector) {
+      electing = elector.run(stop.signal).catch((error: unknown) => onFatal(error instanceof CliError ? error : new CliError(oneLine(error))));
+    }
+    log(`watching namespaces, serviceaccounts and pull secrets for changes${elector ? ` (leader election on Lease ${manager.leaderElectionNamespace}/${manager.leaderElectionId} as ${identity})` : ''}`);
 
     while (!stop.signal.aborted) {
-      if (!allDirty && dirty.size === 0) {
+      const leading = leadership;
+      if (!leading || leading.aborted || (!allDirty && dirty.size === 0)) {
         // One abort listener per wait, removed again: the loop waits for ever.
         await new Promise<void>((resolve) => {
           const onAbort = () => resolve();
@@ -386,13 +525,17 @@ export async function runController(connection: Connection, request: SyncRequest
       const batch = new Set(dirty);
       allDirty = false;
       dirty.clear();
-      // A batch of a few namespaces is planned from what those namespaces hold, and the sources:
-      // its cost does not grow with the cluster.
-      const managed = all
-        ? [...secrets.items.values()]
-        : [...new Set([...sources(), ...[...batch].flatMap((namespace) => secrets.inNamespace(namespace))])];
-      try {
-        await apply({
+      metrics.queueDepth.set(0);
+      let pass: Promise<void>;
+      if (!initialPassDone) {
+        pass = initialPass(leading);
+      } else {
+        // A batch of a few namespaces is planned from what those namespaces hold, and the sources:
+        // its cost does not grow with the cluster.
+        const managed = all
+          ? [...secrets.items.values()]
+          : [...new Set([...sources(), ...[...batch].flatMap((namespace) => secrets.inNamespace(namespace))])];
+        pass = apply({
           namespaces: all
             ? [...namespaces.items.values()]
             : [...batch].flatMap((namespace) => namespaces.items.get(namespace) ?? []),
@@ -403,17 +546,34 @@ export async function runController(connection: Connection, request: SyncRequest
           serviceAccounts: all
             ? [...serviceAccounts.items.values()]
             : [...batch].flatMap((namespace) => serviceAccounts.inNamespace(namespace)),
-        });
+        }, leading);
+      }
+      reconciling = pass.catch(() => undefined);
+      try {
+        await pass;
       } catch (error) {
+        // Without a first pass there is no controller: a source that is not there, no rights.
+        if (!initialPassDone) throw error;
         log(`error: ${oneLine(error)}`);
       }
     }
   } finally {
-    await webhook?.close();
+    // Stop taking work; the writes in flight finish (apply starts no new one once stopped).
+    await reconciling;
+    await electing;
     for (const reflector of reflectors) reflector.stop();
+    if (webhook) {
+      // The API server may still call this replica until its endpoint leaves the Service.
+      if (signalled && process.env.POD_NAME) await new Promise((resolve) => setTimeout(resolve, WEBHOOK_DRAIN_MS));
+      await webhook.close();
+    }
+    await events.flush();
+    await servers.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
   if (failure) throw failure;
   log('stopped');
 }
+
+const servesOf = (request: SyncRequest) => (request.source === 'all' ? 'all' : `${request.source.namespace}/${request.source.name}`);

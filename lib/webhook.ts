@@ -8,6 +8,7 @@
 // unchanged. The plugin makes its own CA, keeps it and the serving certificate in a Secret, sets
 // the configuration's caBundle, and renews the serving certificate before it expires.
 import https from 'node:https';
+import { performance } from 'node:perf_hooks';
 import type { V1DeleteOptions, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import {
   MANAGED_BY_LABEL,
@@ -22,7 +23,7 @@ import {
   type JsonPatchOp,
 } from './cluster';
 import { expiresAt, generateCa, issueServingCertificate, needsRenewal, type KeyAndCertificate } from './certs';
-import { apiCall, describeApiError, requestJson, type Connection } from './connect';
+import { apiCall, apiStatus, describeApiError, requestJson, type Connection } from './connect';
 import { CliError, oneLine } from './errors';
 import { matchingKeys } from './registry';
 import { registriesOf, type SyncRequest } from './sync';
@@ -102,40 +103,58 @@ export interface AdmissionContext {
   /** Makes sure the source's secret exists in the namespace (a brand-new namespace has no copy yet). */
   ensureCopy(source: V1Secret, namespace: string): Promise<void>;
   log(line: string): void;
+  /** Each answer's outcome and how long it took (metrics). */
+  observe?(outcome: AdmissionOutcome, seconds: number): void;
+  /** The serving certificate's notAfter, when it is loaded and at each renewal. */
+  onCertificate?(notAfter: Date): void;
 }
+
+/** mutated: secrets added; unchanged: in scope, nothing to add; skipped: not ours to touch; error: admitted unchanged after a failure. */
+export type AdmissionOutcome = 'mutated' | 'unchanged' | 'skipped' | 'error';
 
 /** The AdmissionReview response for one request; never refuses a pod. */
 export async function admit(review: AdmissionReview, context: AdmissionContext): Promise<object> {
-  const request = review.request;
-  const respond = (patch?: JsonPatchOp[]) => ({
+  const started = performance.now();
+  const { outcome, patch } = await decide(review, context);
+  context.observe?.(outcome, (performance.now() - started) / 1000);
+  return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     response: {
-      uid: request?.uid ?? '',
+      uid: review.request?.uid ?? '',
       allowed: true,
       ...(patch && patch.length > 0 ? { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') } : {}),
     },
-  });
+  };
+}
+
+async function decide(review: AdmissionReview, context: AdmissionContext): Promise<{ outcome: AdmissionOutcome; patch?: JsonPatchOp[] }> {
+  const request = review.request;
   const pod = request?.object;
   const namespace = request?.namespace ?? pod?.metadata?.namespace;
-  if (!request || !pod || !namespace || request.operation !== 'CREATE' || optedOut(pod)) return respond();
+  if (!request || !pod || !namespace || request.operation !== 'CREATE' || optedOut(pod)) return { outcome: 'skipped' };
   try {
-    if (!(await context.selectedNamespace(namespace))) return respond();
+    if (!(await context.selectedNamespace(namespace))) return { outcome: 'skipped' };
     const wanted = sourcesForPod(pod, context.sources());
-    if (wanted.length === 0) return respond();
+    if (wanted.length === 0) return { outcome: 'unchanged' };
     // Side effects only for real requests: a dry run must create nothing.
     if (!request.dryRun) await Promise.all(wanted.map((source) => context.ensureCopy(source, namespace)));
     const names = wanted.map((s) => s.metadata!.name!);
     if (!request.dryRun) context.log(`pod/${pod.metadata?.name ?? pod.metadata?.generateName ?? ''} admitted with ${names.join(', ')} (namespace ${namespace})`);
-    return respond(podPatch(pod, names));
+    return { outcome: 'mutated', patch: podPatch(pod, names) };
   } catch (error) {
     context.log(`admission of a pod in namespace ${namespace} left it unchanged: ${oneLine(error)}`);
-    return respond();
+    return { outcome: 'error' };
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Certificates and the webhook configuration
+
+/** A 409 from a create (AlreadyExists) or a guarded update (Conflict), whether raw or as translated by apiCall. */
+function isConflictError(error: unknown): boolean {
+  return apiStatus(error) === 409 || (error instanceof CliError && /already exists|conflict|modified/i.test(error.message));
+}
 
 /** The namespaces the configuration's namespaceSelector leaves out: only exact names fit there (globs are checked per request). */
 export function webhookExcludedNamespaces(request: Pick<SyncRequest, 'namespaces'>, ownNamespace: string): string[] {
@@ -155,7 +174,7 @@ interface StoredCertificates {
 }
 
 /** Reads the CA and serving certificate from their Secret; makes or renews what is needed. */
-export async function ensureCertificates(connection: Connection, options: WebhookOptions): Promise<StoredCertificates> {
+export async function ensureCertificates(connection: Connection, options: WebhookOptions, raced = false): Promise<StoredCertificates> {
   const hosts = servingHosts(options);
   const existing = await findSecret(connection, options.namespace, WEBHOOK_TLS_SECRET);
   if (existing && !isManaged(existing)) {
@@ -181,11 +200,17 @@ export async function ensureCertificates(connection: Connection, options: Webhoo
     type: 'kubernetes.io/tls',
     data: { 'tls.crt': encode(serving.cert), 'tls.key': encode(serving.key), 'ca.crt': encode(ca.cert), 'ca.key': encode(ca.key) },
   };
-  await apiCall(connection, () =>
-    retrying(() =>
-      existing ? replaceSecret(connection, options.namespace, WEBHOOK_TLS_SECRET, body) : createSecret(connection, options.namespace, body),
-    ),
-  );
+  try {
+    await apiCall(connection, () =>
+      retrying(() =>
+        existing ? replaceSecret(connection, options.namespace, WEBHOOK_TLS_SECRET, body) : createSecret(connection, options.namespace, body),
+      ),
+    );
+  } catch (error) {
+    // Another replica starting (or renewing) at the same moment wrote it first: use what it wrote.
+    if (!raced && isConflictError(error)) return ensureCertificates(connection, options, true);
+    throw error;
+  }
   return { ca, serving };
 }
 
@@ -248,7 +273,7 @@ const webhookConfigurations = {
 };
 
 /** Creates or updates our webhook configuration; a foreign one of that name is left alone. */
-export async function ensureWebhookConfiguration(connection: Connection, desired: V1MutatingWebhookConfiguration): Promise<void> {
+export async function ensureWebhookConfiguration(connection: Connection, desired: V1MutatingWebhookConfiguration, raced = false): Promise<void> {
   const name = desired.metadata!.name!;
   let existing: V1MutatingWebhookConfiguration | undefined;
   try {
@@ -260,11 +285,17 @@ export async function ensureWebhookConfiguration(connection: Connection, desired
     throw new CliError(`mutatingwebhookconfiguration ${name} exists and is not managed by kubectl-pullsecret; not replaced`);
   }
   const body = { ...desired, metadata: { ...desired.metadata, ...(existing ? { resourceVersion: existing.metadata!.resourceVersion } : {}) } };
-  await apiCall(connection, () =>
-    retrying(() =>
-      existing ? webhookConfigurations.replace(connection, name, body) : webhookConfigurations.create(connection, body),
-    ),
-  );
+  try {
+    await apiCall(connection, () =>
+      retrying(() =>
+        existing ? webhookConfigurations.replace(connection, name, body) : webhookConfigurations.create(connection, body),
+      ),
+    );
+  } catch (error) {
+    // Every replica registers the webhook as it starts: one that lost the race reads and writes again.
+    if (!raced && isConflictError(error)) return ensureWebhookConfiguration(connection, desired, true);
+    throw error;
+  }
 }
 
 /**
@@ -343,6 +374,7 @@ export async function startWebhook(connection: Connection, options: WebhookOptio
     server.listen(options.listenPort, options.listenHost, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
+  context.onCertificate?.(expiresAt(certificates.serving.cert));
   await ensureWebhookConfiguration(connection, webhookConfiguration(options, certificates.ca.cert, serves));
   context.log(`webhook serving on ${options.listenHost}:${port}, registered as mutatingwebhookconfiguration/${WEBHOOK_CONFIGURATION_NAME}`);
 
@@ -351,6 +383,7 @@ export async function startWebhook(connection: Connection, options: WebhookOptio
     try {
       const renewed = await ensureCertificates(connection, options);
       server.setSecureContext({ key: renewed.serving.key, cert: renewed.serving.cert });
+      context.onCertificate?.(expiresAt(renewed.serving.cert));
       if (renewed.ca.cert !== certificates.ca.cert) {
         await ensureWebhookConfiguration(connection, webhookConfiguration(options, renewed.ca.cert, serves));
       }

@@ -35,6 +35,9 @@ export interface LeaderElectionConfig {
   retryPeriodMs?: number;
   /** Clear the Lease when run()'s signal aborts while leading (default true); false only to simulate a crash. */
   releaseOnCancel?: boolean;
+  /** Put on the Lease by whoever holds it: how others find our Leases and what their holder does. */
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 export interface LeaderCallbacks {
@@ -401,7 +404,7 @@ export class LeaderElector {
       body: {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
-        metadata: { name: this.config.name, namespace: this.config.namespace },
+        metadata: { name: this.config.name, namespace: this.config.namespace, ...this.ownMetadata(undefined) },
         spec,
       },
     });
@@ -413,8 +416,17 @@ export class LeaderElector {
     return requestJson<Lease>(this.withTimeout(deadline), {
       method: 'PUT',
       path: leasePath(this.config.namespace, this.config.name),
-      body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: lease.metadata, spec },
+      body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...lease.metadata, ...this.ownMetadata(lease.metadata) }, spec },
     });
+  }
+
+  /** The configured labels and annotations over those the Lease has. */
+  private ownMetadata(metadata: Lease['metadata'] | undefined): { labels?: Record<string, string>; annotations?: Record<string, string> } {
+    const merged = (key: 'labels' | 'annotations') => {
+      const own = this.config[key];
+      return own ? { [key]: { ...(metadata?.[key] as Record<string, string> | undefined), ...own } } : {};
+    };
+    return { ...merged('labels'), ...merged('annotations') };
   }
 
   /** client-go's release: if we still appear as the holder, clear it with a 1 s duration so others take over at once. */

@@ -462,6 +462,13 @@ export interface PluginProcess {
 
 /** Starts the plugin with args (KUBECONFIG defaults to the admin kubeconfig) without waiting for it. */
 export function startPlugin(args: string[], options: { env?: Record<string, string | undefined> } = {}): PluginProcess {
+  // A controller serves /metrics and probes on :8080 and :8081 unless told otherwise: tests run
+  // several at once, so each gets free loopback ports (it logs them) unless the test chose.
+  if (args.includes('--watch') && !args.includes('--print-manifests')) {
+    for (const flag of ['--metrics-bind-address', '--health-probe-bind-address']) {
+      if (!args.some((arg) => arg === flag || arg.startsWith(`${flag}=`))) args = [...args, flag, '127.0.0.1:0'];
+    }
+  }
   const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: adminKubeconfig, ...options.env };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
   const child = spawn(pluginPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -244,13 +244,13 @@ function adminClient<T>(api: new (...args: never[]) => T): T {
 }
 const authorization = adminClient(AuthorizationV1Api);
 
-async function allowed(verb: string, resource: string): Promise<boolean> {
+async function allowed(verb: string, resource: string, group = ''): Promise<boolean> {
   const review = await authorization.createSubjectAccessReview({
     body: {
       spec: {
         user: controllerUser,
         groups: ['system:serviceaccounts', `system:serviceaccounts:${CONTROLLER}`, 'system:authenticated'],
-        resourceAttributes: { verb, resource, group: '' },
+        resourceAttributes: { verb, resource, group },
       },
     },
   });
@@ -268,9 +268,9 @@ interface Manifests {
 function parseManifests(stdout: string): Manifests {
   // As plain objects (client-node's loadAllYaml builds its model classes), to compare with literals.
   const docs = (JSON.parse(JSON.stringify(loadAllYaml(stdout))) as ({ kind: string } | null)[]).filter((d) => d !== null);
-  assert.deepEqual(docs.map((d) => d.kind), ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment']);
-  const [namespace, serviceAccount, clusterRole, binding, deployment] = docs as unknown as [
-    V1Namespace, V1ServiceAccount, V1ClusterRole, V1ClusterRoleBinding, Manifests['deployment'],
+  assert.deepEqual(docs.map((d) => d.kind), ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'PodDisruptionBudget']);
+  const [namespace, serviceAccount, clusterRole, binding, , , deployment] = docs as unknown as [
+    V1Namespace, V1ServiceAccount, V1ClusterRole, V1ClusterRoleBinding, unknown, unknown, Manifests['deployment'],
   ];
   return { namespace, serviceAccount, clusterRole, binding, deployment };
 }
@@ -321,10 +321,11 @@ describe('sync --watch --print-manifests: the printed RBAC is sufficient and min
     const current = await admin.rbac.readClusterRole({ name: CONTROLLER });
     await admin.rbac.replaceClusterRole({ name: CONTROLLER, body: { ...current, rules } });
     for (const rule of manifests.clusterRole.rules!) {
+      const group = rule.apiGroups![0]!;
       for (const resource of rule.resources!) {
         for (const verb of rule.verbs) {
-          const expected = rules.some((r) => r.resources!.includes(resource) && r.verbs.includes(verb));
-          await waitFor(`${verb} ${resource} to be ${expected ? 'allowed' : 'denied'}`, async () => (await allowed(verb, resource)) === expected, 10_000);
+          const expected = rules.some((r) => r.apiGroups![0] === group && r.resources!.includes(resource) && r.verbs.includes(verb));
+          await waitFor(`${verb} ${resource} to be ${expected ? 'allowed' : 'denied'}`, async () => (await allowed(verb, resource, group)) === expected, 10_000);
         }
       }
     }
@@ -417,18 +418,28 @@ describe('sync --watch --print-manifests: the printed RBAC is sufficient and min
     assert.equal(hung, false);
     assert.doesNotMatch(output, /forbidden/i);
     assertNoPassword(output, 'the controller output');
+    // What it did is also told as Events on the objects, written with the ServiceAccount's rights.
+    const events = await run(['get', 'events.v1.events.k8s.io', '-n', target, '-o', 'json'], { command: 'kubectl' });
+    assertOk(events, 'kubectl get events');
+    const ours = (JSON.parse(events.stdout) as { items: { reportingController?: string; reason?: string; regarding?: { kind?: string } }[] }).items
+      .filter((e) => e.reportingController === 'kubectl-pullsecret');
+    assert.ok(ours.some((e) => e.reason === 'PullSecretCopied' && e.regarding?.kind === 'Secret'), JSON.stringify(ours));
+    assert.ok(ours.some((e) => e.reason === 'PullSecretAttached' && e.regarding?.kind === 'ServiceAccount'), JSON.stringify(ours));
   });
 
-  // One permission fewer: each verb of each rule taken away in turn.
+  // One permission fewer: each verb of each rule the job needs taken away in turn. The Events
+  // rule is not among them: Events report the job, they are not the job (a controller without
+  // that right still syncs, and logs that its Events are refused); the test above shows that the
+  // rule is what the controller's Events need.
   const printedRules = [
     { resources: ['namespaces'], verbs: ['list', 'watch'] },
     { resources: ['serviceaccounts'], verbs: ['list', 'watch', 'patch'] },
     { resources: ['secrets'], verbs: ['list', 'watch', 'create', 'update', 'delete'] },
   ];
-  test('the printed rules are the ones the minimality tests below take apart', () => {
+  test('the printed rules are the ones the minimality tests below take apart, and the Events rule', () => {
     assert.deepEqual(
       manifests.clusterRole.rules!.map((r) => ({ apiGroups: r.apiGroups, resources: r.resources, verbs: r.verbs })),
-      printedRules.map((r) => ({ apiGroups: [''], ...r })),
+      [...printedRules.map((r) => ({ apiGroups: [''], ...r })), { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] }],
     );
   });
   for (const [index, rule] of printedRules.entries()) {

@@ -4,7 +4,7 @@ import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client
 import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL } from '../../lib/cluster';
 import { contentHash } from '../../lib/dockerconfig';
 import { UsageError } from '../../lib/errors';
-import { controllerArgs, controllerRules, printManifests } from '../../lib/manifests';
+import { controllerArgs, controllerRules, leaseRules, printManifests } from '../../lib/manifests';
 import type { Change } from '../../lib/plan';
 import {
   SOURCE_ANNOTATION,
@@ -70,6 +70,19 @@ const summary = (changes: Change[]) =>
   changes.map((c) => `${c.kind} ${c.namespace}${'serviceAccount' in c ? ` ${c.serviceAccount}` : ''}`);
 
 describe('planSync', () => {
+  test('--service-accounts none: copies only, no ServiceAccount write; a stale copy still referenced is kept, not detached', () => {
+    const none = request({ serviceAccounts: 'none', prune: true });
+    assert.deepEqual(summary(planSync(none, state())), ['create-secret a', 'create-secret b']);
+    assert.equal(serviceAccountSelected('default', 'none'), false);
+    // Source gone: the copy in a is referenced (an earlier mode attached it), the one in b is not.
+    const stale = planSync(request({ source: 'all', serviceAccounts: 'none', prune: true }), state({
+      managed: [copy('a', home), copy('b', home)],
+      serviceAccounts: [sa('a', 'default', ['regcred']), sa('b', 'default')],
+    }));
+    assert.deepEqual(summary(stale), ['skip a', 'delete-secret b']);
+    assert.match((stale[0] as { reason: string }).reason, /still referenced by serviceaccount default; --service-accounts none never edits ServiceAccounts/);
+  });
+
   test('from nothing: a copy in every other namespace, attached to every ServiceAccount', () => {
     const changes = planSync(request(), state());
     assert.deepEqual(summary(changes), [
@@ -170,24 +183,46 @@ describe('selectSources', () => {
 });
 
 describe('controller manifests', () => {
-  test('rules are exactly what the controller calls; delete only with --prune', () => {
-    const verbs = (prune: boolean) => Object.fromEntries(controllerRules({ prune }).map((r) => [r.resources![0], r.verbs]));
+  test('rules are exactly what the controller calls; delete only with --prune; no ServiceAccount patch with --service-accounts none', () => {
+    const verbs = (prune: boolean, serviceAccounts: 'all' | 'none' = 'all') =>
+      Object.fromEntries(controllerRules({ prune, serviceAccounts }).map((r) => [r.resources![0], r.verbs]));
     assert.deepEqual(verbs(false), {
       namespaces: ['list', 'watch'],
       serviceaccounts: ['list', 'watch', 'patch'],
       secrets: ['list', 'watch', 'create', 'update'],
+      events: ['create', 'patch'],
     });
     assert.deepEqual(verbs(true).secrets, ['list', 'watch', 'create', 'update', 'delete']);
+    assert.deepEqual(verbs(false, 'none').serviceaccounts, ['list', 'watch']);
+  });
+
+  test('the Lease rights: a Role in the controller namespace, get and update only of its own Lease', () => {
+    assert.deepEqual(leaseRules('kubectl-pullsecret'), [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['kubectl-pullsecret'], verbs: ['get', 'update'] },
+    ]);
+  });
+
+  test('highly available and Pod Security restricted: 2 replicas by default, RollingUpdate without unavailability, a PDB, spread over nodes', () => {
+    const printed = printManifests({ request: request(), concurrency: 16, webhook: false });
+    assert.match(printed, /replicas: 2\n/);
+    assert.match(printed, /maxUnavailable: 0\n\s+maxSurge: 1/);
+    assert.match(printed, /kind: PodDisruptionBudget\n(.*\n)*spec:\n\s+maxUnavailable: 1/);
+    assert.match(printed, /whenUnsatisfiable: ScheduleAnyway/);
+    assert.match(printed, /pod-security.kubernetes.io\/enforce: restricted/);
+    assert.match(printed, /seccompProfile:\n\s+type: RuntimeDefault/);
+    assert.match(printed, /- '--leader-elect'\n/);
+    assert.match(printManifests({ request: request(), concurrency: 16, webhook: false, replicas: 3 }), /replicas: 3\n/);
   });
 
   test('with --webhook: the webhook configuration (its caBundle left to the controller), a Service, and the right to manage it', () => {
     const printed = printManifests({ request: request({ namespaces: { exclude: ['ci', 'kube-*'] } }), concurrency: 16, webhook: true });
     const kinds = [...printed.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]);
-    assert.deepEqual(kinds, ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Service']);
+    assert.deepEqual(kinds, ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'PodDisruptionBudget', 'MutatingWebhookConfiguration', 'Service']);
     assert.match(printed, /failurePolicy: Ignore/);
     assert.doesNotMatch(printed, /caBundle/);
     assert.match(printed, /- '--webhook'\n/);
-    const rules = controllerRules({ prune: false }, true).filter((r) => r.apiGroups?.[0] === 'admissionregistration.k8s.io');
+    const rules = controllerRules({ prune: false, serviceAccounts: 'all' }, true).filter((r) => r.apiGroups?.[0] === 'admissionregistration.k8s.io');
     assert.deepEqual(rules.map((r) => r.verbs), [['create'], ['get', 'update']]);
     assert.match(printed, /values:\n\s+- ci\n\s+- kube-system\n\s+- kubectl-pullsecret/);
   });
@@ -195,7 +230,10 @@ describe('controller manifests', () => {
   test('the Deployment runs the same sync, watching', () => {
     assert.deepEqual(
       controllerArgs(request({ namespaces: { exclude: ['kube-*'], labelSelector: 'team=a' }, serviceAccounts: ['default'] }), 8),
-      ['sync', 'regcred', '--namespace', 'home', '--selector', 'team=a', '--exclude', 'kube-*', '--service-accounts', 'default', '--concurrency', '8', '--watch'],
+      [
+        'sync', 'regcred', '--namespace', 'home', '--selector', 'team=a', '--exclude', 'kube-*', '--service-accounts', 'default', '--concurrency', '8', '--watch',
+        '--leader-elect', '--metrics-bind-address', ':8080', '--health-probe-bind-address', ':8081',
+      ],
     );
   });
 });
