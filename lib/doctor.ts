@@ -11,17 +11,20 @@ import {
   AppsV1Api,
   BatchV1Api,
   type V1LabelSelector,
+  type V1MutatingWebhookConfiguration,
   type V1Pod,
   type V1PodSpec,
   type V1Secret,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
-import { isManaged, listPods, listPullSecrets, listServiceAccounts, readOrUndefined, type Scope } from './cluster';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, isManaged, listObjects, listPods, listPullSecrets, listServiceAccounts, readOrUndefined, type Scope } from './cluster';
 import { coreApi, makeClient } from './client';
 import { apiCall, requestJson, type Connection } from './connect';
 import { inspectReading, readPullSecretLikeKubelet } from './dockerconfig';
 import { CliError, UsageError, oneLine } from './errors';
 import { checkLogins, type LoginCheck, type VerifyOptions } from './verify';
+import { INJECT_OPT_OUT, SERVES_ANNOTATION, WEBHOOK_CONFIGURATION_NAME } from './controller/options';
+import { isSource, registriesOf } from './sync';
 import {
   matchingKeys,
   normalizeImage,
@@ -89,7 +92,11 @@ export interface Subject {
   /** Set when the subject is a pod: its status tells which containers fail to pull. */
   pod?: V1Pod;
   owner?: Owner;
+  /** A template's labels and annotations: what the admission webhook sees of its new pods. */
+  template?: PodTemplateMetadata;
 }
+
+type PodTemplateMetadata = { labels?: Record<string, string>; annotations?: Record<string, string> };
 
 export function podSubject(pod: V1Pod): Subject {
   const owner = ownerOf(pod);
@@ -107,8 +114,8 @@ export interface WorkloadObject {
   metadata?: { name?: string; namespace?: string };
   spec?: {
     selector?: V1LabelSelector;
-    template?: { spec?: V1PodSpec };
-    jobTemplate?: { spec?: { template?: { spec?: V1PodSpec } } };
+    template?: { metadata?: PodTemplateMetadata; spec?: V1PodSpec };
+    jobTemplate?: { spec?: { template?: { metadata?: PodTemplateMetadata; spec?: V1PodSpec } } };
   };
 }
 
@@ -121,6 +128,7 @@ export function templateSubject(kind: WorkloadKind, workload: WorkloadObject): S
     object: `${kind}/${name}`,
     spec: template?.spec ?? { containers: [] },
     owner: { kind, name },
+    ...(template?.metadata ? { template: template.metadata } : {}),
   };
 }
 
@@ -198,6 +206,18 @@ export interface DoctorInput {
   serviceAccounts: V1ServiceAccount[];
   /** The API server's version, when it could be read: which kubelet rules for cached images apply. */
   serverVersion?: KubernetesVersion;
+  /** Our admission webhook, when it is registered (and readable). */
+  admission?: Admission;
+}
+
+/** What `sync --watch --webhook` registered: it adds the sources it serves to new pods whose images they cover. */
+export interface Admission {
+  /** `all`, or the one source `namespace/name`. */
+  serves: string;
+  /** Namespaces its namespaceSelector leaves out. */
+  excludedNamespaces: string[];
+  /** The sources it serves, as read. */
+  sources: V1Secret[];
 }
 
 export interface KubernetesVersion {
@@ -210,6 +230,7 @@ interface ClusterIndex {
   secrets: Map<string, SecretInfo>;
   serviceAccounts: Map<string, V1ServiceAccount>;
   serverVersion?: KubernetesVersion;
+  admission?: Admission;
 }
 
 const at = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -245,7 +266,11 @@ function indexInput(input: DoctorInput): ClusterIndex {
     return [at(info.namespace, info.name), info];
   }));
   const serviceAccounts = new Map(input.serviceAccounts.map((sa) => [at(sa.metadata!.namespace!, sa.metadata!.name!), sa]));
-  return { secrets, serviceAccounts, ...(input.serverVersion ? { serverVersion: input.serverVersion } : {}) };
+  return {
+    secrets, serviceAccounts,
+    ...(input.serverVersion ? { serverVersion: input.serverVersion } : {}),
+    ...(input.admission ? { admission: input.admission } : {}),
+  };
 }
 
 /** One entry the kubelet tries: a secret and one of its `auths` keys. */
@@ -383,6 +408,7 @@ export function kubeletPullCredentials(pullSecrets: V1Secret[], image: string): 
 
 export type Verdict =
   | 'covered'
+  | 'injected'
   | 'rejected'
   | 'public-or-node'
   | 'dangling'
@@ -595,6 +621,16 @@ function diagnoseImage(context: SubjectContext, container: ContainerImage): Imag
     );
   }
 
+  // New pods of a template get what our admission webhook adds; an existing pod got it or not.
+  const injected = subject.pod ? undefined : admissionCovering(context, container.image);
+  if (injected) {
+    hints.push('the webhook is failurePolicy Ignore: a pod created while no replica of the controller answers is admitted without it');
+    return result(
+      'injected',
+      `the kubectl-pullsecret admission webhook adds ${injected.name} (${injected.key}, a copy of ${injected.source}) to new pods in this namespace as they are created`,
+    );
+  }
+
   const shortLived = shortLivedTokenRegistry(registry);
   if (shortLived) hints.push(shortLivedHint(shortLived));
   const cached = cachedImageHint(context, container, image);
@@ -681,6 +717,29 @@ function coveringSecret(context: SubjectContext, image: ImageReference): { name:
   for (const name of [...context.accountSecrets, ...others]) {
     const used = lookup(index, subject.namespace, [name], image).used;
     if (used) return { name, key: used.key };
+  }
+  return undefined;
+}
+
+/**
+ * The source our admission webhook would add to a new pod for this image, as the webhook decides:
+ * the namespace not left out by its configuration, the template not opted out, and a source it
+ * serves, not already named, whose registries match the image as the kubelet matches them.
+ */
+function admissionCovering(context: SubjectContext, image: string): { name: string; key: string; source: string } | undefined {
+  const { admission } = context.index;
+  const { subject } = context;
+  if (!admission || admission.excludedNamespaces.includes(subject.namespace) || subject.namespace === 'kube-system') return undefined;
+  if (subject.template?.labels?.[INJECT_OPT_OUT] === 'false' || subject.template?.annotations?.[INJECT_OPT_OUT] === 'false') return undefined;
+  const named = new Set(names(subject.spec.imagePullSecrets));
+  for (const source of admission.sources) {
+    if (named.has(source.metadata!.name!)) continue;
+    try {
+      const [key] = matchingKeys(image, registriesOf(source));
+      if (key) return { name: source.metadata!.name!, key, source: at(source.metadata!.namespace!, source.metadata!.name!) };
+    } catch {
+      // An image the kubelet cannot parse is judged elsewhere.
+    }
   }
   return undefined;
 }
@@ -862,7 +921,8 @@ export interface DoctorSummary {
 
 export function summarize(diagnoses: Diagnosis[]): DoctorSummary {
   const images = diagnoses.flatMap((d) => d.images);
-  return { images: images.length, covered: images.filter((i) => i.verdict === 'covered').length };
+  // Images the webhook covers in new pods count as covered: their pods will pull.
+  return { images: images.length, covered: images.filter((i) => i.verdict === 'covered' || i.verdict === 'injected').length };
 }
 
 const SOURCE_WORDS: Record<Diagnosis['pullSecretsFrom'], string> = {
@@ -925,16 +985,42 @@ export async function readForDoctor(connection: Connection, request: DoctorReque
   if (!target && request.image !== undefined && !('namespace' in scope)) {
     throw new UsageError('--image without a pod or workload checks a new pod in one namespace: use -n NAMESPACE instead of -A');
   }
-  const secretsAndAccounts = Promise.all([listPullSecrets(connection, scope), listServiceAccounts(connection, scope), readServerVersion(connection)]);
+  const secretsAndAccounts = Promise.all([
+    listPullSecrets(connection, scope), listServiceAccounts(connection, scope), readServerVersion(connection), readAdmission(connection),
+  ]);
   // Settled here too, so a failing subject read does not leave this rejection unhandled.
   secretsAndAccounts.catch(() => undefined);
   const subjects = await readSubjects(connection, request);
-  const [secrets, serviceAccounts, serverVersion] = await secretsAndAccounts;
+  const [secrets, serviceAccounts, serverVersion, admission] = await secretsAndAccounts;
   return {
     subjects,
-    input: { secrets, serviceAccounts, ...(serverVersion ? { serverVersion } : {}) },
+    input: { secrets, serviceAccounts, ...(serverVersion ? { serverVersion } : {}), ...(admission ? { admission } : {}) },
     onlyFailing: !target && request.image === undefined,
   };
+}
+
+/**
+ * Our admission webhook, if `sync --watch --webhook` registered one: its configuration (one GET)
+ * and the sources it serves (one LIST of our secrets). Undefined when there is none, or when this
+ * user may not read them: then doctor judges as if there were none.
+ */
+async function readAdmission(connection: Connection): Promise<Admission | undefined> {
+  try {
+    const configuration = await requestJson<V1MutatingWebhookConfiguration>(connection, {
+      path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_CONFIGURATION_NAME}`,
+    });
+    if (!isManaged(configuration)) return undefined;
+    const serves = configuration.metadata?.annotations?.[SERVES_ANNOTATION] ?? 'all';
+    const excludedNamespaces = (configuration.webhooks ?? []).flatMap((webhook) =>
+      (webhook.namespaceSelector?.matchExpressions ?? [])
+        .filter((e) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn')
+        .flatMap((e) => e.values ?? []));
+    const managed = await listObjects<V1Secret>(connection, 'secrets', { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` });
+    const sources = managed.filter((secret) => isSource(secret) && (serves === 'all' || serves === at(secret.metadata!.namespace!, secret.metadata!.name!)));
+    return { serves, excludedNamespaces, sources };
+  } catch {
+    return undefined;
+  }
 }
 
 /** GET /version (readable by anyone); undefined when it cannot be read, which only costs a hint. */

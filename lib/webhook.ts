@@ -24,18 +24,15 @@ import {
 } from './cluster';
 import { expiresAt, generateCa, issueServingCertificate, needsRenewal, type KeyAndCertificate } from './certs';
 import { apiCall, apiStatus, describeApiError, requestJson, type Connection } from './connect';
+import { INJECT_OPT_OUT, SERVES_ANNOTATION, WEBHOOK_CONFIGURATION_NAME } from './controller/options';
 import { CliError, oneLine } from './errors';
 import { matchingKeys } from './registry';
 import { registriesOf, type SyncRequest } from './sync';
 
-export const WEBHOOK_CONFIGURATION_NAME = 'kubectl-pullsecret';
+export { INJECT_OPT_OUT, SERVES_ANNOTATION, WEBHOOK_CONFIGURATION_NAME };
 export const WEBHOOK_NAME = 'inject.pullsecrets.kubectl-pullsecret';
 export const WEBHOOK_TLS_SECRET = 'kubectl-pullsecret-webhook-tls';
 export const WEBHOOK_PATH = '/mutate';
-/** On a pod (label or annotation): "false" keeps the webhook away from it. */
-export const INJECT_OPT_OUT = 'kubectl-pullsecret/inject';
-/** On our webhook configuration: which sources it serves (`all` or `namespace/name`). */
-export const SERVES_ANNOTATION = 'kubectl-pullsecret/sources';
 
 export interface WebhookOptions {
   /** Where to listen, e.g. 0.0.0.0:8443 in a pod, 127.0.0.1:PORT for a local test. */

@@ -476,3 +476,30 @@ describe('formatDiagnoses', () => {
     }
   });
 });
+
+describe('doctor and the admission webhook (sync --watch --webhook)', () => {
+  const source = pullSecret('ci', 'regcred', { 'registry.example:5000': login() }, { managed: true });
+  const admission = { serves: 'all', excludedNamespaces: ['kubectl-pullsecret'], sources: [source] };
+  const web = (metadata: { labels?: Record<string, string> } = {}) => templateSubject('deployment', {
+    metadata: { namespace: 'shop', name: 'web' },
+    spec: { template: { metadata, spec: { containers: [{ name: 'web', image: 'registry.example:5000/web' }] } } },
+  });
+  const input = (extra: Partial<DoctorInput> = {}): DoctorInput => ({ secrets: [], serviceAccounts: [account('shop', 'default', [])], admission, ...extra });
+
+  test('a template whose new pods the webhook serves is injected, counted as covered, not "not covered"', () => {
+    const diagnosis = diagnose(web(), input());
+    const [image] = diagnosis.images;
+    assert.equal(image!.verdict, 'injected');
+    assert.match(image!.message, /admission webhook adds regcred \(registry\.example:5000, a copy of ci\/regcred\) to new pods in this namespace/);
+    assert.deepEqual(summarize([diagnosis]), { images: 1, covered: 1 });
+  });
+
+  test('not injected: an existing pod, a namespace the webhook leaves out, a template that opts out, an image no source covers, no webhook', () => {
+    assert.notEqual(only(pod('p', 'registry.example:5000/web'), input()).verdict, 'injected');
+    assert.notEqual(diagnose(web(), input({ admission: { ...admission, excludedNamespaces: ['shop'] } })).images[0]!.verdict, 'injected');
+    assert.notEqual(diagnose(web({ labels: { 'kubectl-pullsecret/inject': 'false' } }), input()).images[0]!.verdict, 'injected');
+    assert.notEqual(diagnose(web(), input({ admission: { ...admission, sources: [pullSecret('ci', 'other', { 'other.example': login() }, { managed: true })] } })).images[0]!.verdict, 'injected');
+    const { admission: _, ...without } = input();
+    assert.notEqual(diagnose(web(), without).images[0]!.verdict, 'injected');
+  });
+});
