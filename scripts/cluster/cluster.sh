@@ -2,9 +2,10 @@
 # A throwaway Kubernetes cluster on 127.0.0.1 for the demo and the tests: etcd, kube-apiserver
 # (TLS, client-certificate users, Node + RBAC authorization), kube-controller-manager and
 # kube-scheduler, built from the Go module proxy by testbin/build.sh; a worker node (node.sh:
-# kubelet, containerd, runc, CNI, built by nodebin/build.sh) and two registries on 127.0.0.1
-# holding the images its pods pull (registry.sh), one of them password-protected.
+# kubelet, kube-proxy, containerd, runc, CNI, built by nodebin/build.sh) and two registries on
+# 127.0.0.1 holding the images its pods pull (registry.sh), one of them password-protected.
 # KPS_CLUSTER_NODE=none starts the control plane alone (benchmarks that need no pods).
+# The API server writes an audit log of the writes to logs/audit.log (write_audit_policy).
 #
 #   cluster.sh up       build if needed, start, wait until ready, write kubeconfigs
 #   cluster.sh down     stop every process `up` started (by PID) and remove the state
@@ -14,7 +15,7 @@
 # State lives in $KPS_CLUSTER_DIR (default: .cluster/ in the repo): pki/, logs/, pids, ports,
 # kubeconfig (users admin and restricted, current context: admin), restricted.kubeconfig,
 # node/ (the node's whole state), registry/ (config.json: the registry user's docker login,
-# address) and sandbox-registry/.
+# address), sandbox-registry/ and audit-policy.yaml.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -23,7 +24,7 @@ start_timeout="${KPS_START_TIMEOUT:-120}"
 with_node=yes
 [ "${KPS_CLUSTER_NODE:-}" != none ] || with_node=""
 control_plane=(etcd kube-apiserver kube-controller-manager kube-scheduler)
-node_parts=(sandbox-registry registry containerd kubelet)
+node_parts=(sandbox-registry registry containerd kubelet kube-proxy)
 components=("${control_plane[@]}" "${node_parts[@]}")
 
 log() { echo "cluster: $*" >&2; }
@@ -78,8 +79,12 @@ make_pki() {
     cd "$pki"
     openssl_quiet ecparam -name prime256v1 -genkey -noout -out ca.key
     openssl_quiet req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=kubectl-pullsecret-test-ca" -out ca.crt
-    sign apiserver "/CN=kube-apiserver" \
-      "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
+    # Pods reach it as the "kubernetes" Service (its ClusterIP, the first address of the service
+    # range), which kube-proxy sends to the address it advertises on the node's bridge.
+    local names="IP:127.0.0.1,IP:$service_ip,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default"
+    names+=",DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    [ -z "$with_node" ] || names+=",IP:$node_gateway"
+    sign apiserver "/CN=kube-apiserver" "subjectAltName=$names
 extendedKeyUsage=serverAuth"
     sign admin "/O=system:masters/CN=admin" "extendedKeyUsage=clientAuth"
     # The controller manager runs every controller under its own identity, which needs broad rights.
@@ -155,9 +160,49 @@ cmd_start() { # component
   log "$1 started"
 }
 
+# The Services' range; its first address is the "kubernetes" Service's ClusterIP.
+service_range=10.0.0.0/24
+service_ip=10.0.0.1
+
+# The audit policy: one JSON line (Metadata: who, user agent, verb, object, response code) for
+# every write of a ServiceAccount or a Secret, whoever makes it, and for every other write except
+# the control plane's and the node's routine ones; no reads, no Events, no Leases. Kept at the
+# default "blocking" mode, so a request's line is in the file when its response is sent.
+write_audit_policy() { # file
+  cat > "$1" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  verbs: [get, list, watch]
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+  resources:
+  - group: ""
+    resources: [serviceaccounts, serviceaccounts/*, secrets]
+- level: None
+  resources:
+  - group: ""
+    resources: [events]
+  - group: events.k8s.io
+    resources: [events]
+  - group: coordination.k8s.io
+    resources: [leases]
+- level: None
+  users: [system:kube-controller-manager, system:kube-scheduler, system:kube-proxy, system:apiserver]
+- level: None
+  userGroups: [system:nodes]
+- level: None
+  nonResourceURLs: ["*"]
+- level: Metadata
+EOF
+}
+
 # Controllers: ServiceAccounts and their tokens, namespaces, garbage collection, and for the node
-# the workloads (Deployments, ReplicaSets), Services' endpoints, and the node lifecycle (it
-# removes the not-ready taint a node registers with).
+# the workloads (Deployments, ReplicaSets), Services' endpoints (EndpointSlices are what
+# kube-proxy and the API server's webhook calls, with --enable-aggregator-routing, resolve a
+# Service to), and the node lifecycle (it removes the not-ready taint a node registers with).
 kcm_controllers=serviceaccount-token-controller,serviceaccount-controller,namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller,root-ca-certificate-publisher-controller,deployment-controller,replicaset-controller,endpoints-controller,endpointslice-controller,node-lifecycle-controller,pod-garbage-collector-controller
 
 ready() {
@@ -187,25 +232,40 @@ cmd_up() {
   wait_for etcd curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health"
 
   local pki="$state/pki"
-  # How the API server reaches kubelets (logs, exec): only when there is one.
-  local kubelet_client=()
-  [ -z "$with_node" ] || kubelet_client=(
-    --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt"
-    --kubelet-client-key="$pki/apiserver-kubelet-client.key"
-  )
+  # How the API server reaches kubelets (logs, exec), and where pods reach it: only with a node.
+  # Without one it serves on 127.0.0.1 alone, and the "kubernetes" Endpoints are left alone (a
+  # loopback address is not a valid endpoint). With one, pods reach it through the "kubernetes"
+  # Service, whose endpoint is the node's bridge address (kept by the lease reconciler) and which
+  # kube-proxy sends there. It must then listen on that address as well as on 127.0.0.1 (every
+  # kubeconfig), and takes a single --bind-address: it binds every address, and a firewall table
+  # (node_apiserver_firewall) drops its port on every interface but the loopback and the bridge.
+  local node_flags=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
+  if [ -n "$with_node" ]; then
+    node_claim
+    node_apiserver_firewall "$api_port"
+    node_flags=(
+      --bind-address=0.0.0.0 --advertise-address="$node_gateway" --endpoint-reconciler-type=lease
+      --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt"
+      --kubelet-client-key="$pki/apiserver-kubelet-client.key"
+    )
+  fi
+  write_audit_policy "$state/audit-policy.yaml"
   start kube-apiserver "$bin/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$etcd_port" \
-    --bind-address=127.0.0.1 --secure-port="$api_port" \
-    --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
+    --secure-port="$api_port" \
+    "${node_flags[@]}" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
     --client-ca-file="$pki/ca.crt" \
     --authorization-mode=Node,RBAC \
     --enable-admission-plugins=NodeRestriction,PodNodeSelector \
-    "${kubelet_client[@]}" \
+    --enable-aggregator-routing=true \
+    --audit-policy-file="$state/audit-policy.yaml" \
+    --audit-log-path="$state/logs/audit.log" --audit-log-format=json \
+    --audit-log-maxsize=200 --audit-log-maxbackup=2 \
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$pki/sa.pub" \
     --service-account-signing-key-file="$pki/sa.key" \
-    --service-cluster-ip-range=10.0.0.0/24 \
+    --service-cluster-ip-range="$service_range" \
     --allow-privileged=true \
     --cert-dir="$state/apiserver-certs" \
     --v=1
@@ -244,6 +304,7 @@ cmd_up() {
     wait_for "node $node_name Ready" node_ready
     awk -v from="$control_plane_ready" -v to="$EPOCHREALTIME" 'BEGIN { printf "%.1f\n", to - from }' > "$state/node/ready.seconds"
     log "node $node_name Ready $(cat "$state/node/ready.seconds")s after the control plane"
+    node_start_proxy "$bin"
   fi
 
   write_kubeconfig "$state/kubeconfig" admin admin restricted
@@ -264,6 +325,7 @@ cmd_down() {
   # The node first (its pods, mounts and devices), then the control plane in reverse start order.
   node_teardown
   for c in registry sandbox-registry kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_component "$c"; done
+  node_apiserver_firewall_down
   rm -rf "$state"
   log "down"
 }

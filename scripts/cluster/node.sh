@@ -1,6 +1,7 @@
 # The local cluster's worker node, sourced by cluster.sh: containerd 2 with runc, the CNI bridge,
-# and a kubelet that joins as system:node:localhost (Node authorizer + NodeRestriction), all with
-# their state under $state/node. Functions only; cluster.sh calls them.
+# a kubelet that joins as system:node:localhost (Node authorizer + NodeRestriction), and
+# kube-proxy (nftables) for the Services' ClusterIPs, all with their state under $state/node.
+# Functions only; cluster.sh calls them.
 #
 # What this machine needs of them (see the README's "The local cluster"):
 # - the host runs cgroup v1 and has no systemd: kubelet `failCgroupV1: false`, cgroupfs driver;
@@ -9,6 +10,8 @@
 # - there is no route out: containerd may only pull from the cluster's own registries, so every
 #   other registry host is sent to a closed port on 127.0.0.1 (certs.d/_default) and nothing is
 #   ever looked up in DNS; pods get no resolv.conf from the host.
+# - kube-proxy may not change the machine's conntrack sysctls (no CAP_SYS_RESOURCE, and the
+#   machine is shared): every conntrack setting is 0, "leave it as it is".
 #
 # Some paths are fixed whatever the flags (shim sockets, the CNI result cache, container log
 # links): `node_teardown` removes only what this node made there.
@@ -16,9 +19,15 @@
 node_name=localhost     # the API server dials a kubelet by its Hostname address first
 bridge=kps0
 pod_subnet=10.88.0.0/24
+node_gateway=10.88.0.1  # the host's address on the bridge (CNI isGateway): pods' default route
 cni_network=kubectl-pullsecret
-# One node per machine: the bridge, the kubepods cgroups and the fixed paths are machine-wide.
+# One node per machine: the bridge, the kubepods cgroups, the netfilter tables and the fixed paths
+# are machine-wide.
 node_owner_file=/run/kubectl-pullsecret-node.owner
+# The nftables table guarding the API server's port (node_apiserver_firewall), and the tables
+# kube-proxy's nftables mode makes (fixed names).
+firewall_table="inet kubectl-pullsecret"
+proxy_tables=("ip kube-proxy" "ip6 kube-proxy")
 
 node_dir() { echo "$state/node"; }
 
@@ -42,6 +51,8 @@ node_pki() { # the node's and the registries' certificates, beside the control p
     # The API server's identity towards kubelets (logs, exec); system:masters passes the
     # kubelet's webhook authorization.
     sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
+    # kube-proxy's identity: the bootstrap RBAC binds system:node-proxier to this user.
+    sign kube-proxy "/CN=system:kube-proxy" "extendedKeyUsage=clientAuth"
     # The registries' TLS certificate, signed by the cluster CA that containerd is told to trust.
     sign registry "/CN=kubectl-pullsecret-registry" \
       "subjectAltName=IP:127.0.0.1,DNS:localhost
@@ -111,6 +122,8 @@ EOF
   cat > "$dir/containerd/certs.d/_default/hosts.toml" <<EOF
 server = "https://127.0.0.1:9"
 EOF
+  # Pods get one route off the bridge, to the Services' range through the host (where kube-proxy
+  # turns a ClusterIP into an endpoint); no default route: nothing else is theirs to reach.
   cat > "$dir/cni/conf/10-$cni_network.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -125,6 +138,7 @@ EOF
       "ipam": {
         "type": "host-local",
         "ranges": [[{ "subnet": "$pod_subnet" }]],
+        "routes": [{ "dst": "$service_range" }],
         "dataDir": "$dir/cni/ipam"
       }
     },
@@ -163,6 +177,112 @@ nodeStatusUpdateFrequency: 2s
 EOF
 }
 
+# The node's firewall, added before the API server starts, removed by node_apiserver_firewall_down:
+# - with a node the API server binds every address (pods reach it on the bridge's): its port is
+#   dropped on every interface but the loopback and the bridge, so the machine's other
+#   interfaces never serve it;
+# - nothing is forwarded between the bridge and any other interface. The CNI bridge plugin turns
+#   on IPv4 forwarding (isGateway), and pods route the Services' range through the host: a packet
+#   to a ClusterIP that kube-proxy does not (or no longer) translate must die here, not leave by
+#   the host's default route; nor may another network reach the pods through this host.
+node_apiserver_firewall() { # port
+  command -v nft >/dev/null || die "the local node needs nft (apt-get install nftables)"
+  echo "$firewall_table" > "$state/firewall.table"
+  nft delete table $firewall_table 2>/dev/null || true
+  nft -f - <<EOF || die "could not add the nftables table that guards the API server's port"
+table $firewall_table {
+  chain input {
+    type filter hook input priority filter - 10; policy accept;
+    tcp dport $1 iifname != { "lo", "$bridge" } counter drop
+  }
+  chain forward {
+    type filter hook forward priority filter - 10; policy accept;
+    iifname "$bridge" oifname != "$bridge" counter drop
+    oifname "$bridge" iifname != "$bridge" counter drop
+  }
+}
+EOF
+}
+
+node_apiserver_firewall_down() {
+  [ -f "$state/firewall.table" ] || return 0
+  nft delete table $firewall_table 2>/dev/null || true
+  rm -f "$state/firewall.table"
+}
+
+# kube-proxy in nftables mode: the Services' ClusterIPs (the "kubernetes" one to the API
+# server's bridge address) for pods and for the host. NodePorts only on the bridge address;
+# health and metrics on 127.0.0.1.
+node_start_proxy() { # k8s bin dir
+  local kbin=$1 dir; dir=$(node_dir)
+  command -v nft >/dev/null || die "kube-proxy needs nft (apt-get install nftables)"
+  write_kubeconfig "$dir/kube-proxy.kubeconfig" kube-proxy kube-proxy
+  local healthz_port; healthz_port=$(free_port)
+  echo "$healthz_port" > "$dir/kube-proxy.healthz.port"
+  cat > "$dir/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: nftables
+clientConnection:
+  kubeconfig: $dir/kube-proxy.kubeconfig
+hostnameOverride: $node_name
+clusterCIDR: $pod_subnet
+detectLocalMode: ClusterCIDR
+nodePortAddresses: ["$node_gateway/32"]
+healthzBindAddress: 127.0.0.1:$healthz_port
+metricsBindAddress: 127.0.0.1:$(free_port)
+# Lowering its OOM score needs CAP_SYS_RESOURCE; 0 leaves it as it is.
+oomScoreAdj: 0
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+  udpTimeout: 0s
+  udpStreamTimeout: 0s
+nftables:
+  minSyncPeriod: 0s
+logging:
+  verbosity: 1
+EOF
+  start kube-proxy "$kbin/kube-proxy" --config="$dir/kube-proxy.yaml"
+  # 200 once it has written the rules for the Services it knows (the "kubernetes" one at least).
+  wait_for "kube-proxy's first sync" curl -sf --max-time 2 "http://127.0.0.1:$healthz_port/healthz"
+}
+
+# Removes the netfilter state the node's parts made: kube-proxy's tables, and the chains the
+# kubelet keeps when an iptables command is installed (KUBE-IPTABLES-HINT, KUBE-FIREWALL and its
+# jumps, KUBE-KUBELET-CANARY), then the iptables-nft tables that did not exist before the node
+# started and are empty now. Touches only tables that exist: an iptables command on a missing
+# table would create it.
+node_netfilter_cleanup() {
+  local dir; dir=$(node_dir)
+  command -v nft >/dev/null || return 0
+  local table
+  for table in "${proxy_tables[@]}"; do nft delete table $table 2>/dev/null || true; done
+  local family ipt chain name
+  for family in ip ip6; do
+    ipt=iptables; [ "$family" = ip ] || ipt=ip6tables
+    command -v "$ipt" >/dev/null || continue
+    if nft list table "$family" filter >/dev/null 2>&1; then
+      for chain in INPUT OUTPUT; do
+        while "$ipt" -w 5 -t filter -D "$chain" -j KUBE-FIREWALL 2>/dev/null; do :; done
+      done
+    fi
+    for table in filter nat mangle; do
+      nft list table "$family" "$table" >/dev/null 2>&1 || continue
+      for name in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$ipt" -w 5 -t "$table" -F "$name" 2>/dev/null && "$ipt" -w 5 -t "$table" -X "$name" 2>/dev/null || true
+      done
+      # Left by us, and nothing in it but empty built-in chains: remove it.
+      if ! grep -qx "table $family $table" "$dir/nft-tables.before" 2>/dev/null &&
+        ! nft list table "$family" "$table" | grep -qvE '^[[:space:]]*(table .*\{|chain .*\{|type .*|\}|)$'; then
+        nft delete table "$family" "$table" 2>/dev/null || true
+      fi
+    done
+  done
+}
+
 node_ready() {
   api_get "/api/v1/nodes/$node_name" | node -e '
     let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
@@ -176,6 +296,10 @@ node_ready() {
 node_start() { # k8s bin dir, node bin dir
   local kbin=$1 nbin=$2 dir; dir=$(node_dir)
   node_claim
+  # The netfilter tables there are before the node's parts make theirs (node_netfilter_cleanup),
+  # and IPv4 forwarding, which the CNI bridge plugin turns on (node_teardown puts it back).
+  nft list tables > "$dir/nft-tables.before" 2>/dev/null || true
+  cat /proc/sys/net/ipv4/ip_forward > "$dir/ip_forward.before"
   # containerd finds its shim on PATH; the CNI plugins come from bin_dirs.
   start containerd env "PATH=$nbin:$PATH" "$nbin/containerd" --config "$dir/containerd/config.toml"
   wait_for "containerd" test -S "$dir/containerd.sock"
@@ -194,7 +318,9 @@ node_start() { # k8s bin dir, node bin dir
 node_teardown() {
   local dir; dir=$(node_dir)
   [ -d "$dir" ] || return 0
+  stop_component kube-proxy
   stop_component kubelet
+  node_netfilter_cleanup
   local nbin; nbin=$(cat "$state/nodebin.path" 2>/dev/null || true)
   if [ -n "$nbin" ] && alive containerd && [ -S "$dir/containerd.sock" ]; then
     "$nbin/crictl" --runtime-endpoint "unix://$dir/containerd.sock" --timeout 10s rmp -fa >/dev/null 2>&1 || true
@@ -219,6 +345,9 @@ node_teardown() {
     umount -l "$mount_point" 2>/dev/null || true
   done < <(awk -v prefix="$state/" 'index($5, prefix) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
   ip link del "$bridge" 2>/dev/null || true
+  if [ "$(cat "$dir/ip_forward.before" 2>/dev/null)" = 0 ]; then
+    echo 0 > /proc/sys/net/ipv4/ip_forward 2>/dev/null || true
+  fi
   rm -f /var/lib/cni/results/"$cni_network"-* 2>/dev/null || true
   local link
   for link in /var/log/containers/*.log; do

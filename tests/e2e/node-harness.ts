@@ -193,3 +193,40 @@ export function dockerConfigFor(username: string, password: string, options: { p
   if (options.pad === false) auth = auth.replace(/=+$/, '');
   return JSON.stringify({ auths: { [registry.address]: { auth } } });
 }
+
+/**
+ * A bare pod that runs a shell script in the test image (busybox: call other applets as
+ * `busybox NAME`), with its ServiceAccount's token, ca.crt and namespace mounted as in-cluster
+ * clients expect them, and the pull secret given by name.
+ */
+export async function createScriptPod(namespace: string, name: string, script: string, options: {
+  imagePullSecrets: string[];
+  labels?: Record<string, string>;
+  restartPolicy?: 'Never' | 'Always';
+}): Promise<void> {
+  await waitFor(`pod ${namespace}/${name} to be accepted`, () =>
+    admin.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name, ...(options.labels ? { labels: options.labels } : {}) },
+        spec: {
+          imagePullSecrets: options.imagePullSecrets.map((secret) => ({ name: secret })),
+          restartPolicy: options.restartPolicy ?? 'Never',
+          terminationGracePeriodSeconds: 0,
+          automountServiceAccountToken: true,
+          containers: [{ name: 'app', image: registry.image, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', script] }],
+        },
+      },
+    }).then(
+      () => true,
+      (error) => {
+        if (/serviceaccount .* not found/i.test(String(error?.body ?? error))) return false;
+        throw error;
+      },
+    ), 30_000);
+}
+
+/** The pod's container log so far. */
+export async function podLog(namespace: string, name: string): Promise<string> {
+  return admin.core.readNamespacedPodLog({ name, namespace, container: 'app' });
+}

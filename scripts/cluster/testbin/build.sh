@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and etcd from the Go
-# module proxy and caches them outside the repo, keyed by this module's go.mod/go.sum and etcd
-# main: a warm call is instant. Prints the directory holding the binaries on stdout (progress goes
-# to stderr). The node's other parts (containerd, runc, CNI) come from their own modules:
-# ../nodebin/build.sh.
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and etcd
+# from the Go module proxy and caches them outside the repo, keyed by this module's go.mod/go.sum
+# and etcd main: a warm call is instant. Prints the directory holding the binaries on stdout
+# (progress goes to stderr). The node's other parts (containerd, runc, CNI) come from their own
+# modules: ../nodebin/build.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -11,7 +11,7 @@ version=$(cat K8S_VERSION)
 key=$(cat go.mod go.sum cmd/etcd/main.go build.sh | sha256sum | cut -c1-12)
 cache_root="${KPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-pullsecret}"
 out="$cache_root/k8s-$version-$key"
-binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet etcd)
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy etcd)
 
 have_all() { for b in "${binaries[@]}"; do [ -x "$out/$b" ] || return 1; done; }
 if have_all; then echo "$out"; exit 0; fi
@@ -39,6 +39,7 @@ go build -ldflags "$ldflags" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler \
   k8s.io/kubernetes/cmd/kubelet \
+  k8s.io/kubernetes/cmd/kube-proxy \
   ./cmd/etcd
 rm -rf "$out"
 mv "$tmp" "$out"

@@ -23,6 +23,7 @@ mapfile -t staging < <(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => \./stagin
   echo "	k8s.io/kubernetes/cmd/kube-controller-manager"
   echo "	k8s.io/kubernetes/cmd/kube-scheduler"
   echo "	k8s.io/kubernetes/cmd/kubelet"
+  echo "	k8s.io/kubernetes/cmd/kube-proxy"
   echo ")"
   echo
   echo "require k8s.io/kubernetes $version"
