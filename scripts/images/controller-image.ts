@@ -405,6 +405,8 @@ export interface BuildControllerImageOptions {
   layoutDir?: string;
   /** Seconds since the epoch for every timestamp (default SOURCE_DATE_EPOCH, else 0). */
   epoch?: number;
+  /** Only these platforms (e.g. ['linux/amd64'] for a test on this machine's node); default both. */
+  platforms?: string[];
   log?: (line: string) => void;
 }
 
@@ -437,7 +439,9 @@ export async function buildControllerImage(options: BuildControllerImageOptions 
   const epoch = options.epoch ?? sourceDateEpoch();
   const { version, license, description } = packageJson();
   // Read every input before compressing anything: a missing archive or package fails at once.
-  const inputs = PLATFORMS.map((target) => {
+  const targets = options.platforms ? PLATFORMS.filter((target) => options.platforms!.includes(platformName(target.platform))) : PLATFORMS;
+  if (targets.length === 0) throw new Error(`no image platform among ${options.platforms!.join(', ')}: ${PLATFORMS.map((t) => platformName(t.platform)).join(' and ')} are built`);
+  const inputs = targets.map((target) => {
     const release = releaseFiles(releaseDir, target);
     return { target, release, userland: userland(target, release.executable) };
   });
