@@ -2,14 +2,46 @@
 // executable packaged, built into the controller image (scripts/images/controller-image.ts),
 // pushed to the cluster's open registry, and the manifests `sync --watch --print-manifests`
 // prints applied with kubectl. Shared by the e2e test and `npm run bench -- controller`.
+//
+// It reads the cluster from KPS_TEST_CLUSTER_DIR (default .cluster) with its own clients and does
+// not load the test harness: the bench imports it outside the test runner.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { buildControllerImage, pushControllerImage } from '../../scripts/images/controller-image';
 import { packageRelease } from '../../scripts/package/main';
 import { selectTargets } from '../../scripts/package/targets';
-import { admin, clusterDir, run, waitFor } from '../integration/harness';
-import { apps } from './node-harness';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const clusterDir = process.env.KPS_TEST_CLUSTER_DIR ?? path.join(repoRoot, '.cluster');
+const kubeconfig = path.join(clusterDir, 'kubeconfig');
+const kc = new KubeConfig();
+kc.loadFromFile(kubeconfig);
+const admin = { core: kc.makeApiClient(CoreV1Api) };
+const apps = kc.makeApiClient(AppsV1Api);
+
+/** Runs the plugin (or kubectl) as the cluster admin. */
+export function run(args: string[], options: { command?: string; stdin?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command = options.command ?? path.join(repoRoot, 'dist', 'kubectl-pullsecret');
+  const child = spawn(command, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdin.end(options.stdin ?? '');
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 export const CONTROLLER = 'kubectl-pullsecret';
 

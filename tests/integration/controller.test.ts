@@ -6,6 +6,7 @@
 // pods still get the secret at admission.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -293,3 +294,66 @@ describe('--service-accounts none: GitOps-safe, ServiceAccounts are never writte
   });
 });
 
+
+describe('two replicas admitting pods at once', () => {
+  test('both write the copy for a brand-new namespace at admission: one creates it, the other finds it; both pods get it, nothing fails', async () => {
+    const labels = { 'kps-race': unique('r') };
+    const home = await namespace('race-home');
+    const leases = await namespace('race-leases');
+    const name = unique('race');
+    await addLoginSource(name, home, REGISTRY, password(), ['--no-attach']);
+    const ports = [await freePort(), await freePort()];
+    const replicas = ports.map((port, i) => startPlugin([
+      'sync', name, '-n', home, '-l', `kps-race=${labels['kps-race']}`, '--watch', '--leader-elect', '--leader-election-namespace', leases,
+      '--webhook', '--webhook-listen', `127.0.0.1:${port}`, '--webhook-url', `https://127.0.0.1:${port}/mutate`, '--webhook-namespace', home,
+    ], { env: { POD_NAME: `race-${i}` } }));
+    try {
+      await Promise.all(replicas.map((r) => r.waitForLine(/watching namespaces/, 30_000)));
+      const tls = await admin.core.readNamespacedSecret({ name: 'kubectl-pullsecret-webhook-tls', namespace: home });
+      const ca = Buffer.from(tls.data!['ca.crt']!, 'base64');
+      // Created, and at once (before any watch event can have been handled) a pod reviewed by both.
+      const target = `race-target-${process.pid}-${++counter}`;
+      await admin.core.createNamespace({ body: { metadata: { name: target, labels } } });
+      created.push(target);
+      const review = (uid: string) => ({
+        apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+        request: { uid, namespace: target, operation: 'CREATE', object: { metadata: { name: uid, namespace: target }, spec: { containers: [{ name: 'app', image: `${REGISTRY}/app:1` }] } } },
+      });
+      const answers = await Promise.all(ports.map((port, i) => postJson(port, ca, review(`pod-${i}`))));
+      for (const answer of answers) {
+        const patch = JSON.parse(Buffer.from((answer as { response: { patch: string } }).response.patch, 'base64').toString('utf8')) as { value: unknown }[];
+        assert.deepEqual(patch[0]!.value, [{ name }]);
+      }
+      const copy = await readSecret(target, name);
+      assert.equal(copy?.metadata?.annotations?.['kubectl-pullsecret/source'], `${home}/${name}`);
+      await sleep(500);
+      for (const replica of replicas) {
+        assert.ok(!replica.lines.some((l) => / failed: /.test(l)), replica.lines.join('\n'));
+        assert.equal(replica.stderr(), '');
+      }
+    } finally {
+      await Promise.all(replicas.map((r) => r.stop()));
+      await removeEverywhere(name);
+    }
+  });
+});
+
+/** POSTs a JSON body to a webhook replica on 127.0.0.1 over TLS, trusting its CA. */
+function postJson(port: number, ca: Buffer, body: object): Promise<object> {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const request = https.request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as object);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
+}

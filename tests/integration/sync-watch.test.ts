@@ -11,6 +11,8 @@ import {
   loadAllYaml,
   type V1ClusterRole,
   type V1ClusterRoleBinding,
+  type V1Role,
+  type V1RoleBinding,
   type V1Namespace,
   type V1PolicyRule,
   type V1Secret,
@@ -244,13 +246,13 @@ function adminClient<T>(api: new (...args: never[]) => T): T {
 }
 const authorization = adminClient(AuthorizationV1Api);
 
-async function allowed(verb: string, resource: string, group = ''): Promise<boolean> {
+async function allowed(verb: string, resource: string, group = '', namespace?: string, name?: string): Promise<boolean> {
   const review = await authorization.createSubjectAccessReview({
     body: {
       spec: {
         user: controllerUser,
         groups: ['system:serviceaccounts', `system:serviceaccounts:${CONTROLLER}`, 'system:authenticated'],
-        resourceAttributes: { verb, resource, group },
+        resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) },
       },
     },
   });
@@ -262,6 +264,8 @@ interface Manifests {
   serviceAccount: V1ServiceAccount;
   clusterRole: V1ClusterRole;
   binding: V1ClusterRoleBinding;
+  role: V1Role;
+  roleBinding: V1RoleBinding;
   deployment: { kind: string; metadata: { name: string; namespace: string }; spec: { template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } } };
 }
 
@@ -269,10 +273,10 @@ function parseManifests(stdout: string): Manifests {
   // As plain objects (client-node's loadAllYaml builds its model classes), to compare with literals.
   const docs = (JSON.parse(JSON.stringify(loadAllYaml(stdout))) as ({ kind: string } | null)[]).filter((d) => d !== null);
   assert.deepEqual(docs.map((d) => d.kind), ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'PodDisruptionBudget']);
-  const [namespace, serviceAccount, clusterRole, binding, , , deployment] = docs as unknown as [
-    V1Namespace, V1ServiceAccount, V1ClusterRole, V1ClusterRoleBinding, unknown, unknown, Manifests['deployment'],
+  const [namespace, serviceAccount, clusterRole, binding, role, roleBinding, deployment] = docs as unknown as [
+    V1Namespace, V1ServiceAccount, V1ClusterRole, V1ClusterRoleBinding, V1Role, V1RoleBinding, Manifests['deployment'],
   ];
-  return { namespace, serviceAccount, clusterRole, binding, deployment };
+  return { namespace, serviceAccount, clusterRole, binding, role, roleBinding, deployment };
 }
 
 /** Deletes what the manifests created (from an earlier, interrupted run too) and waits for the namespace to go. */
@@ -308,6 +312,8 @@ describe('sync --watch --print-manifests: the printed RBAC is sufficient and min
     await admin.core.createNamespacedServiceAccount({ namespace: CONTROLLER, body: manifests.serviceAccount });
     await admin.rbac.createClusterRole({ body: manifests.clusterRole });
     await admin.rbac.createClusterRoleBinding({ body: manifests.binding });
+    await admin.rbac.createNamespacedRole({ namespace: CONTROLLER, body: manifests.role });
+    await admin.rbac.createNamespacedRoleBinding({ namespace: CONTROLLER, body: manifests.roleBinding });
     kubeconfig = await serviceAccountKubeconfig(scratch.dir, CONTROLLER, CONTROLLER);
   });
 
@@ -442,6 +448,53 @@ describe('sync --watch --print-manifests: the printed RBAC is sufficient and min
       [...printedRules.map((r) => ({ apiGroups: [''], ...r })), { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] }],
     );
   });
+  /** Replaces the Role's rules (the Lease's) and waits until the authorizer answers accordingly. */
+  async function setLeaseRules(rules: V1PolicyRule[]) {
+    const current = await admin.rbac.readNamespacedRole({ name: CONTROLLER, namespace: CONTROLLER });
+    await admin.rbac.replaceNamespacedRole({ name: CONTROLLER, namespace: CONTROLLER, body: { ...current, rules } });
+    for (const verb of ['create', 'get', 'update']) {
+      const expected = rules.some((r) => r.verbs.includes(verb));
+      await waitFor(`${verb} leases to be ${expected ? 'allowed' : 'denied'}`, async () =>
+        (await allowed(verb, 'leases', 'coordination.k8s.io', CONTROLLER, CONTROLLER)) === expected, 10_000);
+    }
+  }
+
+  /** sync --watch --leader-elect as that ServiceAccount, from no Lease: does it lead and renew for 5 s? */
+  async function leaseScenario(): Promise<{ failure?: string; output: string; exit?: ProcessExit }> {
+    await run(['delete', 'lease', CONTROLLER, '-n', CONTROLLER, '--ignore-not-found'], { command: 'kubectl' });
+    const controller = startPlugin(['sync', '--all', '-l', selector, '--watch', '--leader-elect'], { env: { KUBECONFIG: kubeconfig, POD_NAME: 'rbac-replica' } });
+    let failure: string | undefined;
+    try {
+      await controller.waitForLine(/leader election: rbac-replica leads/, 10_000);
+      // Renewals come every retry period (2 s): two of them, with nothing refused.
+      await sleep(5_000);
+      if (controller.exited()) failure = `it exited (code ${controller.exited()!.code})`;
+      else if (/forbidden/i.test(controller.lines.join('\n') + controller.stderr())) failure = 'something was forbidden';
+    } catch (error) {
+      failure = (error as Error).message.split('\n')[0];
+    }
+    await controller.stop('SIGTERM', 5_000);
+    return { ...(failure ? { failure } : {}), output: `${controller.lines.join('\n')}\n${controller.stderr()}`, ...(controller.exited() ? { exit: controller.exited()! } : {}) };
+  }
+
+  test('the Lease Role is sufficient: --leader-elect as that ServiceAccount leads and renews, and releases on SIGTERM', async () => {
+    await setRules(manifests.clusterRole.rules!);
+    await setLeaseRules(manifests.role.rules!);
+    const { failure, output, exit } = await leaseScenario();
+    assert.equal(failure, undefined, `${failure}\n${output}`);
+    assert.equal(exit?.code, 0, output);
+    assert.match(output, /released Lease kubectl-pullsecret\/kubectl-pullsecret/);
+  });
+
+  for (const verb of ['create', 'get', 'update']) {
+    test(`the Lease Role is minimal: without "${verb}" on leases, --leader-elect fails with forbidden`, async () => {
+      await setLeaseRules(manifests.role.rules!.map((r) => ({ ...r, verbs: r.verbs.filter((v) => v !== verb) })).filter((r) => r.verbs.length > 0));
+      const { failure, output } = await leaseScenario();
+      assert.ok(failure, `it led and renewed without "${verb}" on leases: the Role grants more than needed\n${output}`);
+      assert.match(output, new RegExp(`cannot ${verb} resource "leases"`), output);
+    });
+  }
+
   for (const [index, rule] of printedRules.entries()) {
     for (const verb of rule.verbs) {
       const resource = rule.resources[0]!;
