@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { MEDIA_TYPE, buildImage, buildIndex, platformName, sha256Digest, sourceDateEpoch, type Blob, type Image, type ImageIndex, type LayerEntry, type Platform } from './oci';
-import { checkNames, push, registryBaseUrl, type Credentials, type PushResult } from './push';
+import { UsageError, checkNames, credentialsFrom, push, registryBaseUrl, type Credentials, type PushResult } from './push';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
@@ -521,27 +521,6 @@ export async function pushControllerImage(options: PushControllerImageOptions): 
 // ------------------------------------------------------------------------------------------------
 // The command.
 
-class UsageError extends Error {}
-
-/** As test-images.ts: --username or KPS_REGISTRY_USERNAME, --password-file or KPS_REGISTRY_PASSWORD. */
-function credentialsFrom(username: string | undefined, passwordFile: string | undefined): Credentials | undefined {
-  const user = username ?? process.env.KPS_REGISTRY_USERNAME;
-  let password: string | undefined;
-  if (passwordFile !== undefined) {
-    try {
-      // One trailing newline is the file's, not the password's (as `echo secret > file` writes).
-      password = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
-    } catch (error) {
-      throw new UsageError(`cannot read --password-file ${passwordFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  } else {
-    password = process.env.KPS_REGISTRY_PASSWORD;
-  }
-  if (user === undefined && password === undefined) return undefined;
-  if (!user) throw new UsageError('a password was given without --username (or KPS_REGISTRY_USERNAME)');
-  if (password === undefined) throw new UsageError('--username was given without --password-file (or KPS_REGISTRY_PASSWORD)');
-  return { username: user, password };
-}
 
 const USAGE = 'usage: npm run image -- [--release DIR] [--out DIR] [--push REGISTRY/REPOSITORY[:TAG] [--ca FILE] [--username USER --password-file FILE]] [--no-build]\n';
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;

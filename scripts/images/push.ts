@@ -19,6 +19,32 @@ export interface Credentials {
   password: string;
 }
 
+/** A command-line mistake of the image scripts: printed as one line with their usage. */
+export class UsageError extends Error {}
+
+/**
+ * The registry login of the image scripts: --username or KPS_REGISTRY_USERNAME, --password-file
+ * or KPS_REGISTRY_PASSWORD — never a password in argv. Undefined: no login given.
+ */
+export function credentialsFrom(username: string | undefined, passwordFile: string | undefined): Credentials | undefined {
+  const user = username ?? process.env.KPS_REGISTRY_USERNAME;
+  let password: string | undefined;
+  if (passwordFile !== undefined) {
+    try {
+      // One trailing newline is the file's, not the password's (as `echo secret > file` writes).
+      password = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      throw new UsageError(`cannot read --password-file ${passwordFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  } else {
+    password = process.env.KPS_REGISTRY_PASSWORD;
+  }
+  if (user === undefined && password === undefined) return undefined;
+  if (!user) throw new UsageError('a password was given without --username (or KPS_REGISTRY_USERNAME)');
+  if (password === undefined) throw new UsageError('--username was given without --password-file (or KPS_REGISTRY_PASSWORD)');
+  return { username: user, password };
+}
+
 export interface RegistryOptions {
   /** `host[:port]`, as in an image reference. */
   registry: string;

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { cacheRoot } from '../package/targets';
 import { staticElfArchitecture } from './elf';
 import { buildImage, platformName, type Image } from './oci';
-import { checkNames, push, registryBaseUrl, type Credentials } from './push';
+import { UsageError, checkNames, credentialsFrom, push, registryBaseUrl } from './push';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PAUSE_SOURCE = path.join(here, 'pause.c');
@@ -89,26 +89,6 @@ export async function buildTestImage(name: TestImageName): Promise<Image> {
   });
 }
 
-class UsageError extends Error {}
-
-function credentialsFrom(username: string | undefined, passwordFile: string | undefined): Credentials | undefined {
-  const user = username ?? process.env.KPS_REGISTRY_USERNAME;
-  let password: string | undefined;
-  if (passwordFile !== undefined) {
-    try {
-      // One trailing newline is the file's, not the password's (as `echo secret > file` writes).
-      password = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
-    } catch (error) {
-      throw new UsageError(`cannot read --password-file ${passwordFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  } else {
-    password = process.env.KPS_REGISTRY_PASSWORD;
-  }
-  if (user === undefined && password === undefined) return undefined;
-  if (!user) throw new UsageError('a password was given without --username (or KPS_REGISTRY_USERNAME)');
-  if (password === undefined) throw new UsageError('--username was given without --password-file (or KPS_REGISTRY_PASSWORD)');
-  return { username: user, password };
-}
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 

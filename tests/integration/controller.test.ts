@@ -167,7 +167,7 @@ describe('sync --watch operations', () => {
     }
   });
 
-  test('/readyz is not ready before the caches have synced, and a taken port is a one-line error', async () => {
+  test('a probe port already taken is a one-line error and exit 1, not a stack trace', async () => {
     const port = await freePort();
     const blocker = startPlugin(['sync', '--all', '--namespaces', 'default', '--watch', '--health-probe-bind-address', `127.0.0.1:${port}`]);
     try {

@@ -1,15 +1,10 @@
-// The controller's metrics and log lines; and that prom-client stays out of the one-shot verbs
-// (the controller loads it through a dynamic import only).
+// The controller's metrics and log lines (that prom-client stays out of the one-shot verbs is
+// checked with the other start-up imports, in startup-imports.test.ts).
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { build } from 'esbuild';
 import { createMetrics } from '../../lib/controller/metrics';
 import { createLogger, formatLogLine, parseLogFormat } from '../../lib/controller/log';
 import { UsageError } from '../../lib/errors';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 describe('createMetrics', () => {
   test('every family is in the text format, prefixed, in a registry of its own', async () => {
@@ -68,33 +63,5 @@ describe('log lines', () => {
     assert.deepEqual(lines.map((line) => JSON.parse(line)), [{ ts: '2026-05-06T07:08:09.123Z', level: 'info', msg: 'hello', n: 1 }]);
     assert.equal(parseLogFormat('text'), 'text');
     assert.throws(() => parseLogFormat('yaml'), UsageError);
-  });
-});
-
-describe('startup: prom-client is for the controller only', () => {
-  test('no one-shot verb reaches prom-client through static imports', async () => {
-    const result = await build({
-      entryPoints: [path.join(root, 'cmd', 'main.ts')],
-      absWorkingDir: root,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-    });
-    const inputs = result.metafile.inputs;
-    const reached = new Map<string, string[]>([['cmd/main.ts', ['cmd/main.ts']]]);
-    const queue = ['cmd/main.ts'];
-    while (queue.length > 0) {
-      const file = queue.shift()!;
-      for (const edge of inputs[file]?.imports ?? []) {
-        if (edge.kind === 'dynamic-import' || edge.external || reached.has(edge.path)) continue;
-        reached.set(edge.path, [...reached.get(file)!, edge.path]);
-        queue.push(edge.path);
-      }
-    }
-    const promClient = [...reached].find(([file]) => file.includes('node_modules/prom-client/'));
-    assert.equal(promClient, undefined, `reached through: ${promClient?.[1].join(' -> ')}`);
   });
 });

@@ -57,3 +57,11 @@ describe('startup: what the read-only verbs and sync load', () => {
     assert.ok([...reached.keys()].some((file) => file.includes('node_modules/@kubernetes/client-node/')));
   });
 });
+
+describe('startup: prom-client is for the controller only', () => {
+  test('no verb reaches prom-client through static imports (sync --watch loads it on demand)', async () => {
+    const reached = staticClosure(await importGraph(), ['cmd/main.ts']);
+    const promClient = [...reached].find(([file]) => file.includes('node_modules/prom-client/'));
+    assert.equal(promClient, undefined, `reached through: ${promClient?.[1].join(' -> ')}`);
+  });
+});
