@@ -47,7 +47,7 @@ async function warnAboutControllers(connection: Connection, name: string, delete
     const which = `a sync controller (lease ${lease}, held by ${holder}) syncs ${serves === 'all' ? 'every source' : serves}`;
     process.stderr.write(
       deletesSource
-        ? `warning: ${which}; the source is deleted first, so it copies and attaches ${name} no more\n`
+        ? `warning: ${which}; once the source is deleted, what it copies or attaches meanwhile is undone by a second pass\n`
         : `warning: ${which}; it will copy and attach ${name} here again while its source exists: remove the source too (remove ${name} -A)\n`,
     );
   }
@@ -58,9 +58,10 @@ export async function handler(args: RemoveArgs): Promise<void> {
   const dryRun = args['dry-run'] ?? 'none';
   const connection = connect(connectOptionsFrom(args));
   const scope = scopeFrom(args, connection.namespace);
-  const removal = await planRemoval(connection, scope, { name, keepSecret: Boolean(args['keep-secret']), force: Boolean(args.force) });
+  const request = { name, keepSecret: Boolean(args['keep-secret']), force: Boolean(args.force) };
+  const removal = await planRemoval(connection, scope, request);
   await warnAboutControllers(connection, name, removal.sourceDeletes.size > 0);
-  const outcomes = await applyRemoval(connection, removal, { dryRun });
+  const outcomes = await applyRemoval(connection, scope, request, removal, { dryRun });
   reportOutcomes(outcomes, { dryRun, output: args.output });
   // The complete undo includes the admission webhook a `sync NAME --watch --webhook` registered.
   if ('allNamespaces' in scope) {

@@ -28,18 +28,20 @@ export async function planRemoval(connection: Connection, scope: Scope, request:
 }
 
 /**
- * Applies a removal with the sources deleted first. A `sync --watch` controller copies and
- * attaches a source for as long as the source exists: detaching first let it attach the name
- * again seconds before the source went, leaving references to a secret that no longer exists.
- * Once the source is gone the controller has nothing to sync, and the detaches and copy deletes
- * that follow stay done. Outcomes come back in the plan's order.
+ * Applies a removal: detaches first, then deletes what nothing references any more (a secret is
+ * never deleted while a ServiceAccount still names it). A running `sync --watch` controller
+ * copies and attaches a source for as long as the source exists, so while this runs it can attach
+ * the name again, or re-create a copy, before the source goes. Once a source has been deleted, a
+ * second pass (two more LISTs) undoes what it made meanwhile: the controller has nothing left to
+ * sync, so that pass stays done.
  */
-export async function applyRemoval(connection: Connection, removal: Removal, options: ApplyOptions): Promise<Outcome[]> {
-  const { changes, sourceDeletes } = removal;
-  const first = await applyChanges(connection, [...sourceDeletes], options);
-  const rest = await applyChanges(connection, changes.filter((c) => !sourceDeletes.has(c)), options);
-  const outcomes = new Map([...first, ...rest].map((outcome) => [outcome.change, outcome]));
-  return changes.map((change) => outcomes.get(change)!);
+export async function applyRemoval(connection: Connection, scope: Scope, request: RemoveRequest, removal: Removal, options: ApplyOptions): Promise<Outcome[]> {
+  const outcomes = await applyChanges(connection, removal.changes, options);
+  const sourceDeleted = outcomes.some((outcome) => removal.sourceDeletes.has(outcome.change) && outcome.result === 'deleted');
+  if (!sourceDeleted || (options.dryRun ?? 'none') !== 'none') return outcomes;
+  const again = await planRemoval(connection, scope, request);
+  const undo = again.changes.filter((change) => change.kind === 'detach' || change.kind === 'delete-secret');
+  return undo.length === 0 ? outcomes : [...outcomes, ...(await applyChanges(connection, undo, options))];
 }
 
 /** A `sync --watch --leader-elect` controller seen through its Lease. */

@@ -200,7 +200,7 @@ describe('sync --watch operations', () => {
 });
 
 describe('remove -A while a controller runs', () => {
-  test('the source goes first: no copy and no reference comes back; remove names the Lease holder', async () => {
+  test('no copy and no reference is left behind: what the controller re-made before the source went is undone; remove names the Lease holder', async () => {
     const home = await namespace('rm-src');
     const targets = [await namespace('rm-a'), await namespace('rm-b')];
     const leases = await namespace('rm-leases');
@@ -217,9 +217,9 @@ describe('remove -A while a controller runs', () => {
       }
       const removed = await run(['remove', name, '-A']);
       assertOk(removed, 'remove -A');
-      assert.match(removed.stderr, new RegExp(`^warning: a sync controller \\(lease ${leases}/kubectl-pullsecret, held by rm-controller\\) syncs ${home}/${name}; the source is deleted first, so it copies and attaches ${name} no more$`, 'm'));
+      assert.match(removed.stderr, new RegExp(`^warning: a sync controller \\(lease ${leases}/kubectl-pullsecret, held by rm-controller\\) syncs ${home}/${name}; once the source is deleted, what it copies or attaches meanwhile is undone by a second pass$`, 'm'));
       await controller.waitForLine(new RegExp(`no source ${home}/${name}: nothing to sync until it is created again`), 10_000);
-      // Long enough for the controller to have re-attached, as it did before the source went first.
+      // Long enough for the controller to have re-attached, as it did before remove made a second pass.
       await sleep(3_000);
       for (const namespace of [home, ...targets]) {
         assert.equal(await references(namespace, 'default', name), false, `default in ${namespace} references ${name} again`);
