@@ -3,6 +3,7 @@
 // to ServiceAccounts. imagePullSecrets has no merge key, so a strategic-merge patch would replace
 // the whole list: every edit here is a JSON patch guarded by a resourceVersion `test`, retried
 // after a fresh read when someone else wrote first.
+import { existsSync } from 'node:fs';
 import type { V1DeleteOptions, V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE } from './dockerconfig';
 import { apiCall, apiStatus, describeApiError, requestJson, type Connection } from './connect';
@@ -52,35 +53,94 @@ export function resourcePath(resource: ListedResource, namespace?: string): stri
 }
 
 /**
+ * Whether a failed LIST request may be answered by listing again in full: a 410 (Expired) to a
+ * request that carried a continue token means the snapshot the earlier pages came from was
+ * compacted away between pages. A 410 to a first page (no token) is not this case: nothing was
+ * read yet that a fresh LIST could replace, so it stays an error.
+ */
+export function continueExpired(error: unknown, continueToken: string | undefined): boolean {
+  return continueToken !== undefined && apiStatus(error) === 410;
+}
+
+/**
  * A complete LIST, following limit/continue, each page retried on transient errors; also the
  * list's resourceVersion, from which a WATCH can start. Plain JSON (see requestJson): the objects
  * have the API's own field names, with timestamps as strings.
+ *
+ * When a continued page gets 410 Expired, the pages read so far are dropped and the LIST is made
+ * again once, in full (no limit), as client-go's pager does (FullListIfExpired): that one request
+ * is one consistent snapshot with its own resourceVersion and cannot expire half-way. Restarting
+ * the paginated LIST instead could meet the next compaction again (the API server compacts every
+ * 5 minutes by default, and a list slow enough to meet one is likely to meet another); the cost,
+ * one answer held whole in memory, is paid only on this rare path. The server's 410 also offers an
+ * "inconsistent" continue token; it is not used, since the result would mix two points in time
+ * under one resourceVersion, and the controller starts its watches from that version.
  */
 export async function listWithVersion<T>(
   connection: Connection,
   resource: ListedResource,
   options: ListOptions = {},
-  /** What to keep of each item, applied page by page, so a whole list is never held at once. */
+  /** What to keep of each item, applied page by page, so a whole list is never held at once (but after a 410, see above). */
   keep: (item: T) => T = (item) => item,
 ): Promise<{ items: T[]; resourceVersion: string }> {
   const items: T[] = [];
   let next: string | undefined;
+  let limit: number | undefined = testPageSize() ?? PAGE_SIZE;
   let resourceVersion = '';
+  let first = true;
   do {
-    const page = await apiCall(connection, () =>
-      retrying(() =>
-        requestJson<ListPage<T>>(connection, {
-          path: resourcePath(resource, options.namespace),
-          query: { limit: PAGE_SIZE, continue: next, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
-        }),
-      ),
-    );
+    const request = () =>
+      requestJson<ListPage<T>>(connection, {
+        path: resourcePath(resource, options.namespace),
+        query: { limit, continue: next, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
+      });
+    let page: ListPage<T>;
+    try {
+      page = await retrying(request);
+    } catch (error) {
+      if (limit === undefined || !continueExpired(error, next)) throw describeApiError(error, connection);
+      testAnnounce(`${resource}: continue expired (410), listing again in full`);
+      items.length = 0;
+      limit = undefined;
+      next = undefined;
+      // The full LIST replaces everything read so far, its resourceVersion included.
+      page = await apiCall(connection, () => retrying(request));
+    }
     // Items of a list carry no kind; stamp it, as kubectl does, so printed objects are complete.
     for (const item of page.items ?? []) items.push(keep({ apiVersion: 'v1', kind: KINDS[resource], ...item }));
     next = page.metadata?.continue || undefined;
     resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+    if (first && next) await testPauseAfterFirstPage(resource);
+    first = false;
   } while (next);
   return { items, resourceVersion };
+}
+
+// Test seams for tests/integration/list-expired.test.ts, read only when set: a continue token
+// only expires when etcd is compacted between two pages, which a test can only arrange with
+// small pages and a pause after the first one.
+
+/** KPS_TEST_PAGE_SIZE: pages of this many objects instead of PAGE_SIZE. */
+function testPageSize(): number | undefined {
+  const size = Number(process.env.KPS_TEST_PAGE_SIZE);
+  return Number.isInteger(size) && size > 0 ? size : undefined;
+}
+
+const testAnnounce = (line: string) => {
+  if (process.env.KPS_TEST_PAGE_SIZE || process.env.KPS_TEST_PAUSE_AFTER_FIRST_PAGE) process.stderr.write(`${line}\n`);
+};
+
+/**
+ * KPS_TEST_PAUSE_AFTER_FIRST_PAGE=FILE: after the first page of a LIST that has more pages, says
+ * so on stderr and waits until FILE exists. A file rather than a fixed time, because the API
+ * server notices an etcd compaction only on its own schedule (its watch cache checks every 15 s),
+ * so the test decides when the pause may end.
+ */
+async function testPauseAfterFirstPage(resource: ListedResource): Promise<void> {
+  const gate = process.env.KPS_TEST_PAUSE_AFTER_FIRST_PAGE;
+  if (!gate) return;
+  testAnnounce(`paused after the first page of ${resource}`);
+  while (!existsSync(gate)) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 export async function listObjects<T>(connection: Connection, resource: ListedResource, options: ListOptions = {}, keep?: (item: T) => T): Promise<T[]> {
