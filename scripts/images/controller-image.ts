@@ -521,7 +521,6 @@ export async function pushControllerImage(options: PushControllerImageOptions): 
 // ------------------------------------------------------------------------------------------------
 // The command.
 
-
 const USAGE = 'usage: npm run image -- [--release DIR] [--out DIR] [--push REGISTRY/REPOSITORY[:TAG] [--ca FILE] [--username USER --password-file FILE]] [--no-build]\n';
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 

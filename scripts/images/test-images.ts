@@ -89,7 +89,6 @@ export async function buildTestImage(name: TestImageName): Promise<Image> {
   });
 }
 
-
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 
 async function main(argv: string[]): Promise<void> {
