@@ -33,24 +33,25 @@ interface RemoveArgs extends ConnectionArgs, DryRunArgs {
   output?: string;
 }
 
-/** A running `sync --watch` controller of this name would copy it again unless its source goes. */
-async function warnAboutControllers(connection: Connection, name: string, deletesSource: boolean): Promise<void> {
+/** A running `sync --watch` controller of this name would copy it again unless its source goes. Resolves to whether one runs. */
+async function warnAboutControllers(connection: Connection, name: string, deletesSource: boolean): Promise<boolean> {
   let controllers: Awaited<ReturnType<typeof runningControllers>>;
   try {
     controllers = await runningControllers(connection);
   } catch (error) {
     process.stderr.write(`warning: running sync controllers not checked: ${oneLine(error)}\n`);
-    return;
+    return false;
   }
+  controllers = controllers.filter(({ serves }) => serves === 'all' || serves.endsWith(`/${name}`));
   for (const { lease, holder, serves } of controllers) {
-    if (serves !== 'all' && !serves.endsWith(`/${name}`)) continue;
     const which = `a sync controller (lease ${lease}, held by ${holder}) syncs ${serves === 'all' ? 'every source' : serves}`;
     process.stderr.write(
       deletesSource
-        ? `warning: ${which}; once the source is deleted, what it copies or attaches meanwhile is undone by a second pass\n`
+        ? `warning: ${which}; once the source is deleted, what it copies or attaches meanwhile is undone\n`
         : `warning: ${which}; it will copy and attach ${name} here again while its source exists: remove the source too (remove ${name} -A)\n`,
     );
   }
+  return controllers.length > 0;
 }
 
 export async function handler(args: RemoveArgs): Promise<void> {
@@ -60,8 +61,11 @@ export async function handler(args: RemoveArgs): Promise<void> {
   const scope = scopeFrom(args, connection.namespace);
   const request = { name, keepSecret: Boolean(args['keep-secret']), force: Boolean(args.force) };
   const removal = await planRemoval(connection, scope, request);
-  await warnAboutControllers(connection, name, removal.sourceDeletes.size > 0);
-  const outcomes = await applyRemoval(connection, scope, request, removal, { dryRun });
+  const controllerRuns = await warnAboutControllers(connection, name, removal.sourceDeletes.size > 0);
+  const { outcomes, stillRemade } = await applyRemoval(connection, scope, request, removal, { dryRun, expectController: controllerRuns });
+  if (stillRemade) {
+    process.stderr.write(`warning: ${name} was made again after every check: something keeps syncing it; stop it and run remove again\n`);
+  }
   reportOutcomes(outcomes, { dryRun, output: args.output });
   // The complete undo includes the admission webhook a `sync NAME --watch --webhook` registered.
   if ('allNamespaces' in scope) {

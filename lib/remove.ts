@@ -27,21 +27,46 @@ export async function planRemoval(connection: Connection, scope: Scope, request:
   return { changes, sourceDeletes };
 }
 
+/** How long a re-check waits for a running controller's writes in flight to land. */
+const SETTLE_MS = 1_000;
+/** Re-checks before giving up on something that keeps re-making what was removed. */
+const MAX_PASSES = 5;
+
+export interface RemovalResult {
+  outcomes: Outcome[];
+  /** Something still re-made the name after the last pass (a controller that does not stop). */
+  stillRemade: boolean;
+}
+
 /**
  * Applies a removal: detaches first, then deletes what nothing references any more (a secret is
  * never deleted while a ServiceAccount still names it). A running `sync --watch` controller
- * copies and attaches a source for as long as the source exists, so while this runs it can attach
- * the name again, or re-create a copy, before the source goes. Once a source has been deleted, a
- * second pass (two more LISTs) undoes what it made meanwhile: the controller has nothing left to
- * sync, so that pass stays done.
+ * copies and attaches a source for as long as it exists, so while this runs it can attach the
+ * name again, or re-create a copy, and its writes in flight can land just after the source goes.
+ * Once a source has been deleted, the removal is checked again (two LISTs) and what was re-made
+ * is undone, until a check finds nothing: first after a pause when a controller is known to run
+ * (`expectController`), then after a pause each time something was found.
  */
-export async function applyRemoval(connection: Connection, scope: Scope, request: RemoveRequest, removal: Removal, options: ApplyOptions): Promise<Outcome[]> {
+export async function applyRemoval(
+  connection: Connection,
+  scope: Scope,
+  request: RemoveRequest,
+  removal: Removal,
+  options: ApplyOptions & { expectController?: boolean },
+): Promise<RemovalResult> {
   const outcomes = await applyChanges(connection, removal.changes, options);
   const sourceDeleted = outcomes.some((outcome) => removal.sourceDeletes.has(outcome.change) && outcome.result === 'deleted');
-  if (!sourceDeleted || (options.dryRun ?? 'none') !== 'none') return outcomes;
-  const again = await planRemoval(connection, scope, request);
-  const undo = again.changes.filter((change) => change.kind === 'detach' || change.kind === 'delete-secret');
-  return undo.length === 0 ? outcomes : [...outcomes, ...(await applyChanges(connection, undo, options))];
+  if (!sourceDeleted || (options.dryRun ?? 'none') !== 'none') return { outcomes, stillRemade: false };
+  let settle = Boolean(options.expectController);
+  for (let pass = 1; pass <= MAX_PASSES; pass++) {
+    if (settle) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const again = await planRemoval(connection, scope, request);
+    const undo = again.changes.filter((change) => change.kind === 'detach' || change.kind === 'delete-secret');
+    if (undo.length === 0) return { outcomes, stillRemade: false };
+    outcomes.push(...(await applyChanges(connection, undo, options)));
+    settle = true;
+  }
+  return { outcomes, stillRemade: true };
 }
 
 /** A `sync --watch --leader-elect` controller seen through its Lease. */

@@ -217,7 +217,7 @@ describe('remove -A while a controller runs', () => {
       }
       const removed = await run(['remove', name, '-A']);
       assertOk(removed, 'remove -A');
-      assert.match(removed.stderr, new RegExp(`^warning: a sync controller \\(lease ${leases}/kubectl-pullsecret, held by rm-controller\\) syncs ${home}/${name}; once the source is deleted, what it copies or attaches meanwhile is undone by a second pass$`, 'm'));
+      assert.match(removed.stderr, new RegExp(`^warning: a sync controller \\(lease ${leases}/kubectl-pullsecret, held by rm-controller\\) syncs ${home}/${name}; once the source is deleted, what it copies or attaches meanwhile is undone$`, 'm'));
       await controller.waitForLine(new RegExp(`no source ${home}/${name}: nothing to sync until it is created again`), 10_000);
       // Long enough for the controller to have re-attached, as it did before remove made a second pass.
       await sleep(3_000);
