@@ -136,8 +136,8 @@ describe('sync --watch --leader-elect: two replicas, one writer', () => {
     assert.match(a.lines.join('\n'), /released Lease/);
     await b.waitForLine(/leader election: replica-b leads/, 10_000);
     const takeover = Date.now() - stopped;
-    // Released, so no lease duration to wait out: one retry period (2 s, with up to 120 % jitter).
-    assert.ok(takeover < 6_000, `takeover took ${takeover} ms`);
+    // Released, so no 15 s lease duration to wait out: one retry period (2 s, with up to 120 % jitter), with room for a loaded machine.
+    assert.ok(takeover < 10_000, `takeover took ${takeover} ms`);
     console.log(`# takeover after the leader's SIGTERM: ${takeover} ms`);
     assert.equal(await holder(), 'replica-b');
     const target = await namespace('le-after', labels);
