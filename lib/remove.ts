@@ -6,7 +6,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, listObjects, listServiceAccounts, t
 import { apiStatus, requestJson, type Connection } from './connect';
 import { planRemove, type Change, type RemoveRequest } from './plan';
 import { isSource } from './sync';
-import { LEASE_SERVES_ANNOTATION } from './controller/options';
+import { SERVES_ANNOTATION } from './controller/options';
 
 export interface Removal {
   changes: Change[];
@@ -101,7 +101,7 @@ export async function runningControllers(connection: Connection, now = Date.now(
     const renewed = Date.parse(spec?.renewTime ?? '');
     const held = spec?.holderIdentity && Number.isFinite(renewed) && renewed + (spec.leaseDurationSeconds ?? 0) * 1000 > now;
     return held
-      ? [{ lease: `${metadata.namespace}/${metadata.name}`, holder: spec!.holderIdentity!, serves: metadata.annotations?.[LEASE_SERVES_ANNOTATION] ?? 'all' }]
+      ? [{ lease: `${metadata.namespace}/${metadata.name}`, holder: spec!.holderIdentity!, serves: metadata.annotations?.[SERVES_ANNOTATION] ?? 'all' }]
       : [];
   });
 }

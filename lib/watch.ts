@@ -14,7 +14,7 @@ import { createLogger } from './controller/log';
 import { EventRecorder, type EventType, type ObjectReference } from './controller/events';
 import { LeaderElector, defaultIdentity } from './controller/leader';
 import { createMetrics } from './controller/metrics';
-import { LEASE_SERVES_ANNOTATION, type ManagerOptions } from './controller/options';
+import { SERVES_ANNOTATION, type ManagerOptions } from './controller/options';
 import { startControllerServers, type Check } from './controller/servers';
 import { CliError, UsageError, oneLine } from './errors';
 import { formatOutcome } from './print';
@@ -420,7 +420,7 @@ export async function runController(connection: Connection, request: SyncRequest
           name: manager.leaderElectionId,
           identity,
           labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-          annotations: { [LEASE_SERVES_ANNOTATION]: servesOf(request) },
+          annotations: { [SERVES_ANNOTATION]: servesOf(request) },
         },
         {
           onStartedLeading: (signal) => {

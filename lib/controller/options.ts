@@ -15,14 +15,10 @@ export const WEBHOOK_PORT = 8443;
 
 /** Our MutatingWebhookConfiguration (lib/webhook); read by doctor too, which must not load the webhook server. */
 export const WEBHOOK_CONFIGURATION_NAME = 'kubectl-pullsecret';
-/** On our webhook configuration: which sources it serves (`all` or `namespace/name`). */
+/** On our webhook configuration and on a controller's Lease: which sources it serves (`all` or `namespace/name`). */
 export const SERVES_ANNOTATION = 'kubectl-pullsecret/sources';
 /** On a pod (label or annotation): "false" keeps the webhook away from it. */
 export const INJECT_OPT_OUT = 'kubectl-pullsecret/inject';
-
-/** On a controller's Lease: the sources it syncs (`all` or `namespace/name`), as on the webhook configuration. */
-export const LEASE_SERVES_ANNOTATION = SERVES_ANNOTATION;
-
 
 export interface ManagerOptions {
   /** Only the holder of the Lease writes; the others keep their caches warm and serve the webhook. */
