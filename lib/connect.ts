@@ -175,23 +175,26 @@ export interface JsonRequest {
   contentType?: string;
 }
 
-/**
- * One API request answered with plain JSON.parse. The generated client runs every object of a
- * response through its model deserializer, which costs more than the request itself for LISTs
- * of thousands of objects, and needs client-node loaded; the reads, and the guarded
- * ServiceAccount patches, use this. Failures are ApiErrors (see describeApiError).
- */
 /** `kubectl-pullsecret/v0.1.0 (linux/amd64)`, in the form kubectl and client-go use. */
 const USER_AGENT = `kubectl-pullsecret/${pluginVersion} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`;
 
-export async function requestJson<T>(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest): Promise<T> {
+/**
+ * Sends one request and resolves with the response once its status and headers are in. A
+ * long-running request (a WATCH) is bounded by `signal` alone, not by --request-timeout.
+ */
+async function send(
+  connection: Pick<Connection, 'config' | 'requestTimeoutMs'>,
+  request: JsonRequest,
+  stream?: { signal: AbortSignal },
+): Promise<http.IncomingMessage> {
   const { config } = connection;
   const options = await requestOptions(config);
   const url = new URL(config.server.replace(/\/+$/, '') + request.path);
   for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
   const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
   const transport = url.protocol === 'https:' ? https : http;
-  return new Promise<T>((resolve, reject) => {
+  const signal = stream ? stream.signal : connection.requestTimeoutMs !== undefined ? AbortSignal.timeout(connection.requestTimeoutMs) : undefined;
+  return new Promise<http.IncomingMessage>((resolve, reject) => {
     const outgoing = transport.request(
       url,
       {
@@ -204,30 +207,100 @@ export async function requestJson<T>(connection: Pick<Connection, 'config' | 're
           'User-Agent': USER_AGENT,
           ...(payload ? { 'Content-Type': request.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
         },
-        ...(connection.requestTimeoutMs !== undefined ? { signal: AbortSignal.timeout(connection.requestTimeoutMs) } : {}),
+        ...(signal ? { signal } : {}),
       },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          const status = response.statusCode ?? 0;
-          if (status < 200 || status > 299) {
-            reject(new ApiError(status, body, response.headers));
-            return;
-          }
-          try {
-            resolve(JSON.parse(body) as T);
-          } catch (error) {
-            reject(error);
-          }
-        });
-      },
+      resolve,
     );
+    // A watch can be silent for minutes: TCP keep-alive finds a connection that died meanwhile.
+    if (stream) outgoing.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
     outgoing.on('error', reject);
     outgoing.end(payload);
   });
+}
+
+/** The whole body of a response; an ApiError for a status that is not 2xx. */
+function readBody(response: http.IncomingMessage): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('error', reject);
+    response.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status > 299) reject(new ApiError(status, body, response.headers));
+      else resolve(body);
+    });
+  });
+}
+
+/**
+ * One API request answered with plain JSON.parse. The generated client runs every object of a
+ * response through its model deserializer, which costs more than the request itself for LISTs
+ * of thousands of objects, and needs client-node loaded; the reads, and the guarded
+ * ServiceAccount patches, use this. Failures are ApiErrors (see describeApiError).
+ */
+export async function requestJson<T>(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest): Promise<T> {
+  return JSON.parse(await readBody(await send(connection, request))) as T;
+}
+
+/**
+ * A streaming request answered with one JSON document per line, as a WATCH is: each line is
+ * handed to onLine as it arrives (never the whole stream held at once). Resolves when the server
+ * ends the response, or at once when onLine returns 'stop' (the request is then closed); rejects
+ * with an ApiError for a refused request, with onLine's own error, or when the connection fails.
+ * --request-timeout does not apply: `signal` ends it.
+ */
+export async function requestLines(
+  connection: Pick<Connection, 'config' | 'requestTimeoutMs'>,
+  request: JsonRequest,
+  onLine: (line: string) => 'stop' | void,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<void> {
+  const closer = new AbortController();
+  const onAbort = () => closer.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const response = await send(connection, request, { signal: closer.signal });
+    const status = response.statusCode ?? 0;
+    // A refused request: readBody rejects with the ApiError its body describes.
+    if (status < 200 || status > 299) return void (await readBody(response));
+    await new Promise<void>((resolve, reject) => {
+      let pending: Buffer[] = [];
+      let done = false;
+      const finish = (error?: unknown) => {
+        if (done) return;
+        done = true;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      response.on('data', (chunk: Buffer) => {
+        let start = 0;
+        for (let end = chunk.indexOf(10); end !== -1 && !done; end = chunk.indexOf(10, start)) {
+          const piece = chunk.subarray(start, end);
+          const line = (pending.length > 0 ? Buffer.concat([...pending, piece]) : piece).toString('utf8');
+          pending = [];
+          start = end + 1;
+          if (line.trim() === '') continue;
+          try {
+            if (onLine(line) === 'stop') {
+              finish();
+              closer.abort();
+            }
+          } catch (error) {
+            finish(error);
+            closer.abort();
+          }
+        }
+        if (!done && start < chunk.length) pending.push(chunk.subarray(start));
+      });
+      response.on('error', (error) => finish(done ? undefined : error));
+      response.on('end', () => finish());
+      response.on('close', () => finish(signal.aborted ? signal.reason : undefined));
+    });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** A Kubernetes `Status` object, as the API server returns with errors. */

@@ -58,7 +58,7 @@ export interface SyncState {
   labelSelected?: Set<string>;
   /** Every secret we manage: sources and copies. */
   managed: V1Secret[];
-  /** Secrets in any namespace that carry the name of a source (to find foreign ones in the way). */
+  /** Secrets a copy may meet in its namespace: ours, and foreign ones that carry a source's name. */
   sameNamed: V1Secret[];
   serviceAccounts: V1ServiceAccount[];
 }
@@ -247,35 +247,48 @@ export function planSync(request: SyncRequest, state: SyncState): Change[] {
 
 const refOf = (source: { namespace: string; name: string } | 'all') => (source === 'all' ? '' : `${source.namespace}/${source.name}`);
 
-/** The reads a sync plan needs: a fixed number of paginated LISTs. */
-/** What the controller keeps of the objects it reads (see lib/watch); one-shot runs keep them whole. */
-export interface Trimmers {
-  namespace: (ns: V1Namespace) => V1Namespace;
-  serviceAccount: (sa: V1ServiceAccount) => V1ServiceAccount;
-  secret: (secret: V1Secret) => V1Secret;
+const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+
+/** The names the sources in scope carry (whether or not a named source is there: planSync says). */
+export function sourceNames(request: SyncRequest, managed: V1Secret[]): string[] {
+  if (request.source !== 'all') return [request.source.name];
+  return [...new Set(managed.filter(isSource).map((s) => s.metadata!.name!))];
 }
 
-export async function readSyncState(connection: Connection, request: SyncRequest, trim?: Trimmers): Promise<SyncState> {
-  const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+/**
+ * Secrets that are not ours but carry a source's name, in any namespace: what a copy would
+ * overwrite. One LIST per name, filtered by the API server on the name and on the missing label,
+ * so it returns the few foreign ones, not the thousands of copies the managed LIST already has.
+ */
+export async function listForeignSameNamed(connection: Connection, names: string[], trim?: (secret: V1Secret) => V1Secret): Promise<V1Secret[]> {
+  const lists = await Promise.all(
+    names.map((name) =>
+      listObjects<V1Secret>(connection, 'secrets', { fieldSelector: `metadata.name=${name}`, labelSelector: `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE}` }, trim),
+    ),
+  );
+  return lists.flat();
+}
+
+/** The reads a sync plan needs: a fixed number of paginated LISTs. */
+export async function readSyncState(connection: Connection, request: SyncRequest): Promise<SyncState> {
   const { labelSelector } = request.namespaces;
-  const [namespaces, labelMatches, managed, serviceAccounts] = await Promise.all([
-    listObjects<V1Namespace>(connection, 'namespaces', {}, trim?.namespace),
+  // A named source's name is known before anything is read: its foreign LIST goes with the others.
+  const foreignOfNamed = request.source === 'all' ? undefined : listForeignSameNamed(connection, [request.source.name]);
+  const [namespaces, labelMatches, managed, serviceAccounts, foreignNamed] = await Promise.all([
+    listObjects<V1Namespace>(connection, 'namespaces', { streamed: true }),
     // All namespaces are listed to see copies in those that stopped matching; the selector's
     // own LIST says which match, as the API server evaluates it.
-    labelSelector ? listObjects<V1Namespace>(connection, 'namespaces', { labelSelector }, trim?.namespace) : undefined,
-    listObjects<V1Secret>(connection, 'secrets', { labelSelector: managedSelector }, trim?.secret),
-    listObjects<V1ServiceAccount>(connection, 'serviceaccounts', {}, trim?.serviceAccount),
+    labelSelector ? listObjects<V1Namespace>(connection, 'namespaces', { labelSelector, streamed: true }) : undefined,
+    listObjects<V1Secret>(connection, 'secrets', { labelSelector: MANAGED_SELECTOR, streamed: true }),
+    listObjects<V1ServiceAccount>(connection, 'serviceaccounts', { streamed: true }),
+    foreignOfNamed,
   ]);
-  const names = [...new Set(selectSources(request, managed).map((s) => s.metadata!.name!))];
-  // Foreign secrets in the way: one LIST per source name (a field selector on the name).
-  const sameNamed = (
-    await Promise.all(names.map((name) => listObjects<V1Secret>(connection, 'secrets', { fieldSelector: `metadata.name=${name}` }, trim?.secret)))
-  ).flat();
+  const foreign = foreignNamed ?? (await listForeignSameNamed(connection, sourceNames(request, managed)));
   return {
     namespaces,
     ...(labelMatches ? { labelSelected: new Set(labelMatches.map((ns) => ns.metadata!.name!)) } : {}),
     managed,
-    sameNamed,
+    sameNamed: [...managed, ...foreign],
     serviceAccounts,
   };
 }

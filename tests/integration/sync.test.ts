@@ -28,6 +28,7 @@ import {
   assertOk,
   addLoginSource,
   removeEverywhere,
+  restrictedKubeconfig,
 } from './harness';
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -211,13 +212,48 @@ describe('sync', () => {
         /^(POST|PUT|PATCH|DELETE|DELETECOLLECTION|APPLY) (secrets|serviceaccounts|namespaces|pods)(\/|$)/.test(key));
       assert.deepEqual(writes, [], `the no-op sync made write requests: ${JSON.stringify(requests)}`);
       const count = (key: string) => (requests[key] as number | undefined) ?? 0;
-      // One paginated LIST per resource type; secrets: ours, plus one by the source's name.
-      assert.ok(count('LIST namespaces') <= 1, `LIST namespaces: ${JSON.stringify(requests)}`);
-      assert.ok(count('LIST serviceaccounts') <= 1, `LIST serviceaccounts: ${JSON.stringify(requests)}`);
-      assert.ok(count('LIST secrets') <= 2, `LIST secrets: ${JSON.stringify(requests)}`);
-      assert.ok(count('LIST pods') <= 1, `LIST pods: ${JSON.stringify(requests)}`);
+      // One read per resource type (a watch-list stream, or a paginated LIST where the server
+      // refuses those); secrets: ours, plus the foreign ones of the source's name.
+      const reads = (resource: string) => count(`LIST ${resource}`) + count(`WATCH ${resource}`);
+      assert.ok(reads('namespaces') <= 1, `reads of namespaces: ${JSON.stringify(requests)}`);
+      assert.ok(reads('serviceaccounts') <= 1, `reads of serviceaccounts: ${JSON.stringify(requests)}`);
+      assert.ok(reads('secrets') <= 2, `reads of secrets: ${JSON.stringify(requests)}`);
+      assert.ok(reads('pods') <= 1, `reads of pods: ${JSON.stringify(requests)}`);
       assert.equal(count('GET secrets') + count('GET serviceaccounts') + count('GET namespaces'), 0, `GETs per object: ${JSON.stringify(requests)}`);
     } finally {
+      await removeEverywhere(name);
+    }
+  });
+
+  test('a user who may list but not watch syncs all the same: the complete lists are then read in pages', async () => {
+    const name = unique('listonly');
+    const [home, a] = await Promise.all([namespace('sync-lo-home'), namespace('sync-lo-a')]);
+    const role = unique('kps-list-only');
+    try {
+      await addSource(name, home);
+      assertOk(await plugin(['sync', name, '-n', home, '--namespaces', a]), 'the first sync, as admin');
+      await admin.rbac.createClusterRole({
+        body: { metadata: { name: role }, rules: [{ apiGroups: [''], resources: ['namespaces', 'serviceaccounts', 'secrets', 'pods'], verbs: ['list'] }] },
+      });
+      await admin.rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: role },
+          subjects: [{ kind: 'User', name: 'restricted', apiGroup: 'rbac.authorization.k8s.io' }],
+          roleRef: { kind: 'ClusterRole', name: role, apiGroup: 'rbac.authorization.k8s.io' },
+        },
+      });
+      await waitFor('the list-only binding to take effect', async () =>
+        (await run(['auth', 'can-i', 'list', 'serviceaccounts', '--all-namespaces', '--kubeconfig', restrictedKubeconfig], { command: 'kubectl' })).stdout.trim() === 'yes', 10_000);
+      const before = await versions([home, a]);
+      const result = await run(['sync', name, '-n', home, '--namespaces', a], { env: { KUBECONFIG: restrictedKubeconfig } });
+      assertNoPassword(result, 'sync as a user without watch');
+      assertOk(result, 'sync as a user without watch');
+      assert.equal(result.stdout, 'summary: nothing to do\n');
+      assert.equal(result.stderr, '');
+      assert.deepEqual(await versions([home, a]), before);
+    } finally {
+      await admin.rbac.deleteClusterRoleBinding({ name: role }).catch(() => undefined);
+      await admin.rbac.deleteClusterRole({ name: role }).catch(() => undefined);
       await removeEverywhere(name);
     }
   });
