@@ -294,7 +294,8 @@ export async function requestLines(
         }
         if (!done && start < chunk.length) pending.push(chunk.subarray(start));
       });
-      response.on('error', (error) => finish(done ? undefined : error));
+      // Aborted by `signal`: its reason (a timeout, say) is the error, not the socket's "aborted".
+      response.on('error', (error) => finish(signal.aborted ? signal.reason : error));
       response.on('end', () => finish());
       response.on('close', () => finish(signal.aborted ? signal.reason : undefined));
     });

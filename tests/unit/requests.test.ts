@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateCa, issueServingCertificate } from '../../lib/certs';
-import { ApiError, apiStatus, connect, requestJson } from '../../lib/connect';
+import { ApiError, apiStatus, connect, requestJson, requestLines } from '../../lib/connect';
 
 const root = mkdtempSync(path.join(tmpdir(), 'kps-requests-'));
 const seen: { method?: string; url?: string; headers: IncomingHttpHeaders; body: string }[] = [];
@@ -34,12 +34,12 @@ after(() => {
 });
 
 /** A connection through a kubeconfig whose one user has these fields. */
-function connectAs(userLines: string[]) {
+function connectAs(userLines: string[], server = serverUrl) {
   const file = path.join(root, `config-${seen.length}-${Math.random().toString(36).slice(2)}`);
   writeFileSync(file, [
     'current-context: ctx',
     'contexts: [{name: ctx, context: {cluster: c, user: u}}]',
-    `clusters: [{name: c, cluster: {server: '${serverUrl}'}}]`,
+    `clusters: [{name: c, cluster: {server: '${server}'}}]`,
     'users:',
     '- name: u',
     '  user:',
@@ -132,5 +132,87 @@ describe('in a pod (the service account\'s files)', () => {
       tlsServer.closeAllConnections();
       tlsServer.close();
     }
+  });
+});
+
+describe('requestLines: a stream of one JSON document per line (a WATCH)', () => {
+  /** What the streaming server does with the next request. */
+  let behaviour: (response: http.ServerResponse) => void = () => undefined;
+  let closedByClient = false;
+  const streaming = http.createServer((request, response) => {
+    request.on('close', () => (closedByClient = true));
+    behaviour(response);
+  });
+  let url = '';
+  before(async () => {
+    await new Promise<void>((resolve) => streaming.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(streaming.address() as AddressInfo).port}`;
+  });
+  after(() => streaming.close());
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test('lines split anywhere across chunks arrive whole, in order; the end of the response resolves', async () => {
+    behaviour = (response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      void (async () => {
+        for (const piece of ['{"type":"ADDED","object":{"n":1}}\n{"type":"AD', 'DED","object":{"n":"é', '"}}\n', '\n{"type":"BOOKMARK"}\n']) {
+          response.write(Buffer.from(piece));
+          await sleep(20);
+        }
+        response.end();
+      })();
+    };
+    const lines: string[] = [];
+    await requestLines(connectAs(['{}'], url), { path: '/api/v1/secrets', query: { watch: 'true' } }, (line) => void lines.push(line));
+    assert.deepEqual(lines.map((line) => JSON.parse(line)), [{ type: 'ADDED', object: { n: 1 } }, { type: 'ADDED', object: { n: 'é' } }, { type: 'BOOKMARK' }]);
+  });
+
+  test("'stop' resolves at once and closes the request, though the server would go on", async () => {
+    closedByClient = false;
+    behaviour = (response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.write('{"type":"ADDED"}\n{"type":"BOOKMARK"}\n{"type":"ADDED"}\n');
+    };
+    const seenTypes: string[] = [];
+    await requestLines(connectAs(['{}'], url), { path: '/api/v1/secrets' }, (line) => {
+      const { type } = JSON.parse(line) as { type: string };
+      seenTypes.push(type);
+      return type === 'BOOKMARK' ? 'stop' : undefined;
+    });
+    assert.deepEqual(seenTypes, ['ADDED', 'BOOKMARK']);
+    for (let i = 0; i < 50 && !closedByClient; i++) await sleep(10);
+    assert.ok(closedByClient, 'the request was left open');
+  });
+
+  test('a refused request is an ApiError with its status; a connection lost mid-stream rejects; an error of onLine rejects with it', async () => {
+    behaviour = (response) => response.writeHead(422, { 'Content-Type': 'application/json' }).end('{"kind":"Status","reason":"Invalid","code":422}');
+    const refused = await requestLines(connectAs(['{}'], url), { path: '/api/v1/secrets' }, () => undefined).catch((error: unknown) => error);
+    assert.ok(refused instanceof ApiError);
+    assert.equal(apiStatus(refused), 422);
+
+    behaviour = (response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.write('{"type":"ADDED"}\n{"type":"ADD');
+      setTimeout(() => response.socket?.destroy(), 20);
+    };
+    const lines: string[] = [];
+    await assert.rejects(requestLines(connectAs(['{}'], url), { path: '/api/v1/secrets' }, (line) => void lines.push(line)));
+    assert.deepEqual(lines, ['{"type":"ADDED"}'], 'the partial line was handed on');
+
+    behaviour = (response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.write('not json\n');
+    };
+    await assert.rejects(requestLines(connectAs(['{}'], url), { path: '/api/v1/secrets' }, (line) => JSON.parse(line) as undefined), SyntaxError);
+  });
+
+  test('the signal ends a stream that never ends, rejecting with its reason', async () => {
+    behaviour = (response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.write('{"type":"ADDED"}\n');
+    };
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error('stopped by the test')), 50);
+    await assert.rejects(requestLines(connectAs(['{}'], url), { path: '/api/v1/secrets' }, () => undefined, stop.signal), /stopped by the test/);
   });
 });
