@@ -17,6 +17,8 @@
 //   - side by side, the way people do it today on M namespaces (default 100): a shell loop of
 //     `kubectl create secret` + `kubectl patch serviceaccount` per namespace and ServiceAccount,
 //     with the ratio per namespace.
+// The plugin runs as the bundle (dist/), by Node with the options the standalone executables and
+// the image start with (scripts/package/exec-argv.mjs).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+import { EXEC_ARGV } from '../package/exec-argv.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
@@ -39,7 +42,10 @@ const keep = args.includes('--keep');
 const clusterDir = path.join(root, '.cluster-bench');
 // The control plane alone: these figures are API writes and watches, no pod runs.
 const env = { ...process.env, KPS_CLUSTER_DIR: clusterDir, KPS_CLUSTER_NODE: 'none' };
-const plugin = path.join(root, 'dist', 'kubectl-pullsecret');
+const bundle = path.join(root, 'dist', 'kubectl-pullsecret');
+// The bundle, run with the Node options the standalone executables and the image start with.
+const plugin = process.execPath;
+const pluginArgs = (args) => [...EXEC_ARGV, bundle, ...args];
 const scratch = mkdtempSync(path.join(tmpdir(), 'kps-bench-'));
 const LABEL = 'kps-bench';
 
@@ -90,12 +96,12 @@ const writes = (d) => ['POST', 'PUT', 'PATCH', 'DELETE'].reduce((sum, v) => sum 
 const fmt = (d) => Object.entries(d).filter(([k]) => !k.startsWith('LIST ')).map(([k, v]) => `${k} ${v}`).join(', ');
 
 /** Runs the plugin, returning wall time (ms), peak RSS (MB) and its output. */
-function timedPlugin(pluginArgs) {
+function timedPlugin(args) {
   const rssFile = path.join(scratch, 'rss');
   const started = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, plugin, ...pluginArgs], { env: { ...env, KUBECONFIG: kubeconfig }, encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
+  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, plugin, ...pluginArgs(args)], { env: { ...env, KUBECONFIG: kubeconfig }, encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (result.status !== 0) throw new Error(`plugin ${pluginArgs.join(' ')} failed (${result.status}): ${result.stderr}`);
+  if (result.status !== 0) throw new Error(`plugin ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
   return { ms, rssMB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024, stdout: result.stdout };
 }
 
@@ -127,7 +133,7 @@ try {
   log(`  made in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`);
   const floorTool = execFileSync('bash', [path.join(root, 'scripts/cluster/testbin/tool.sh'), 'write-floor'], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
   const password = 'bench-password-not-a-secret';
-  execFileSync(plugin, ['add', 'regcred', '-n', 'bench-source', '--server', 'bench.registry.example', '--username', 'bench', '--password-stdin', '--no-attach'], {
+  execFileSync(plugin, pluginArgs(['add', 'regcred', '-n', 'bench-source', '--server', 'bench.registry.example', '--username', 'bench', '--password-stdin', '--no-attach']), {
     env: { ...env, KUBECONFIG: kubeconfig },
     input: password,
     stdio: ['pipe', 'ignore', 'inherit'],
@@ -162,7 +168,7 @@ try {
   const watchLog = [];
   const watchStarted = performance.now();
   // Over every namespace, so that it holds what a controller of the whole cluster holds.
-  const controller = spawn(plugin, ['sync', 'regcred', '-n', 'bench-source', '--exclude', 'kubectl-*', '--watch'], { env: { ...env, KUBECONFIG: kubeconfig } });
+  const controller = spawn(plugin, pluginArgs(['sync', 'regcred', '-n', 'bench-source', '--exclude', 'kubectl-*', '--watch']), { env: { ...env, KUBECONFIG: kubeconfig } });
   controller.stdout.on('data', (c) => watchLog.push(c.toString()));
   while (!watchLog.join('').includes('watching')) await sleep(5);
   const watchStartMs = performance.now() - watchStarted;
@@ -221,8 +227,8 @@ try {
     probe.listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)); });
   });
   const hookLog = [];
-  const hook = spawn(plugin, ['sync', 'regcred', '-n', 'bench-source', '-l', `${LABEL}=admission`, '--service-accounts', 'none', '--watch', '--webhook',
-    '--webhook-listen', `127.0.0.1:${webhookPort}`, '--webhook-url', `https://127.0.0.1:${webhookPort}/mutate`, '--webhook-namespace', 'bench-source'], { env: { ...env, KUBECONFIG: kubeconfig } });
+  const hook = spawn(plugin, pluginArgs(['sync', 'regcred', '-n', 'bench-source', '-l', `${LABEL}=admission`, '--service-accounts', 'none', '--watch', '--webhook',
+    '--webhook-listen', `127.0.0.1:${webhookPort}`, '--webhook-url', `https://127.0.0.1:${webhookPort}/mutate`, '--webhook-namespace', 'bench-source']), { env: { ...env, KUBECONFIG: kubeconfig } });
   hook.stdout.on('data', (c) => hookLog.push(c.toString()));
   while (!hookLog.join('').includes('watching')) await sleep(50);
   const withHook = await createPods('with');

@@ -1,0 +1,2 @@
+/** See exec-argv.mjs. */
+export declare const EXEC_ARGV: string[];
