@@ -69,6 +69,7 @@ function fatal(error: unknown): boolean {
  */
 class StringTable {
   private readonly table = new Map<string, string>();
+  private readonly references = new Map<string, { name: string }>();
   constructor(private readonly bound = 200_000) {}
 
   of<V extends string | undefined>(value: V): V {
@@ -78,6 +79,18 @@ class StringTable {
     if (this.table.size >= this.bound) this.table.clear();
     this.table.set(value, value);
     return value;
+  }
+
+  /** `{ name }` (an imagePullSecrets entry), one frozen object per name: 60,000 ServiceAccounts name a few secrets. */
+  reference(entry: { name?: string }): { name?: string } {
+    const { name } = entry;
+    if (name === undefined || Object.keys(entry).length !== 1) return entry;
+    let shared = this.references.get(name);
+    if (!shared) {
+      if (this.references.size >= this.bound) this.references.clear();
+      this.references.set(name, (shared = Object.freeze({ name: this.of(name) })));
+    }
+    return shared;
   }
 
   record(values: Record<string, string> | undefined): Record<string, string> | undefined {
@@ -110,8 +123,8 @@ function trimmers(strings: StringTable) {
     };
   };
   const serviceAccount = ({ metadata = {}, imagePullSecrets }: V1ServiceAccount): V1ServiceAccount => ({
-    metadata: { name: metadata.name, namespace: strings.of(metadata.namespace), resourceVersion: metadata.resourceVersion },
-    imagePullSecrets,
+    metadata: { name: strings.of(metadata.name), namespace: strings.of(metadata.namespace), resourceVersion: metadata.resourceVersion },
+    imagePullSecrets: imagePullSecrets?.map((entry) => strings.reference(entry)),
   });
   /** Our own secrets: their labels and annotations are kept whole, as an update writes them back. */
   const secret = ({ apiVersion, kind, metadata = {}, type, data }: V1Secret): V1Secret => ({
@@ -133,13 +146,15 @@ function trimmers(strings: StringTable) {
 
 /** LIST then WATCH of one resource into a cache, resuming or re-listing as needed. */
 class Reflector<T extends KubernetesObject> {
-  readonly items = new Map<string, T>();
+  /** Cluster-scoped objects (namespaces), by name. */
+  private readonly byName = new Map<string, T>();
   /**
-   * The same items by namespace, so that a batch of namespaces costs what it holds, not what the
-   * cluster holds. Arrays, not Maps: a namespace holds a few, and a Map per namespace was a fifth
-   * of a 10,000-namespace cache.
+   * Namespaced objects, an array per namespace (a namespace holds a few), so that a batch of
+   * namespaces costs what it holds, not what the cluster holds. There is no map by
+   * namespace/name beside it: its keys and hash tables were a fifth of a 10,000-namespace cache,
+   * and a Map per namespace another fifth.
    */
-  private readonly namespaced = new Map<string, T[]>();
+  private readonly byNamespace = new Map<string, T[]>();
   private resourceVersion = '';
   private watcher?: AbortController;
   private stopped = false;
@@ -159,32 +174,56 @@ class Reflector<T extends KubernetesObject> {
     private readonly onRestart: () => void = () => {},
   ) {}
 
-  /** The items of one namespace. */
+  /** The object of a key (`namespace/name`, or a cluster-scoped object's name). */
+  get(key: string): T | undefined {
+    const slash = key.indexOf('/');
+    if (slash === -1) return this.byName.get(key);
+    const name = key.slice(slash + 1);
+    return this.byNamespace.get(key.slice(0, slash))?.find((item) => item.metadata?.name === name);
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Every object in the cache. */
+  all(): T[] {
+    return this.byName.size > 0 ? [...this.byName.values()] : [...this.byNamespace.values()].flat();
+  }
+
+  /** The names of the cluster-scoped objects. */
+  names(): IterableIterator<string> {
+    return this.byName.keys();
+  }
+
+  /** The objects of one namespace. */
   inNamespace(namespace: string): T[] {
-    return [...(this.namespaced.get(namespace) ?? [])];
+    return [...(this.byNamespace.get(namespace) ?? [])];
   }
 
   private put(object: T): void {
-    const key = keyOf(object);
-    const previous = this.items.get(key);
-    this.items.set(key, object);
-    const namespace = object.metadata?.namespace;
-    if (namespace === undefined) return;
-    const inNamespace = this.namespaced.get(namespace);
-    const at = previous && inNamespace ? inNamespace.indexOf(previous) : -1;
+    const { name, namespace } = object.metadata ?? {};
+    if (namespace === undefined) {
+      this.byName.set(name!, object);
+      return;
+    }
+    const inNamespace = this.byNamespace.get(namespace);
+    const at = inNamespace ? inNamespace.findIndex((item) => item.metadata?.name === name) : -1;
     if (at >= 0) inNamespace![at] = object;
     // A new array of the exact size: push() would reserve room for 16 more in each namespace.
-    else this.namespaced.set(namespace, inNamespace ? [...inNamespace, object] : [object]);
+    else this.byNamespace.set(namespace, inNamespace ? [...inNamespace, object] : [object]);
   }
 
   private drop(key: string): void {
-    const previous = this.items.get(key);
-    this.items.delete(key);
-    const namespace = previous?.metadata?.namespace;
-    if (namespace === undefined) return;
-    const rest = this.namespaced.get(namespace)?.filter((item) => item !== previous) ?? [];
-    if (rest.length > 0) this.namespaced.set(namespace, rest);
-    else this.namespaced.delete(namespace);
+    const slash = key.indexOf('/');
+    if (slash === -1) {
+      this.byName.delete(key);
+      return;
+    }
+    const [namespace, name] = [key.slice(0, slash), key.slice(slash + 1)];
+    const rest = this.byNamespace.get(namespace)?.filter((item) => item.metadata?.name !== name) ?? [];
+    if (rest.length > 0) this.byNamespace.set(namespace, rest);
+    else this.byNamespace.delete(namespace);
   }
 
   /** Resolves once the cache holds the complete list; the watch goes on from there. */
@@ -200,7 +239,7 @@ class Reflector<T extends KubernetesObject> {
 
   /** Stores our own write, unless the cache already holds something newer. */
   remember(object: T): void {
-    const current = this.items.get(keyOf(object));
+    const current = this.get(keyOf(object));
     if (!current || !older(object, current)) this.put(this.trim(object));
   }
 
@@ -210,8 +249,8 @@ class Reflector<T extends KubernetesObject> {
 
   private async relist(): Promise<void> {
     const { items, resourceVersion } = await listWithVersion<T>(this.connection, this.resource, { labelSelector: this.labelSelector, streamed: true }, this.trim);
-    this.items.clear();
-    this.namespaced.clear();
+    this.byName.clear();
+    this.byNamespace.clear();
     for (const item of items) this.put(item);
     this.resourceVersion = resourceVersion;
   }
@@ -238,7 +277,7 @@ class Reflector<T extends KubernetesObject> {
       if (object.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
       if (type === 'BOOKMARK') return;
       const key = keyOf(object);
-      const previous = this.items.get(key);
+      const previous = this.get(key);
       if (type === 'DELETED') this.drop(key);
       else if (!previous || !older(object, previous)) this.put(this.trim(object));
       this.onEvent(type as 'ADDED' | 'MODIFIED' | 'DELETED', object, previous);
@@ -412,7 +451,7 @@ export async function runController(connection: Connection, request: SyncRequest
   );
   // The sources among the cached secrets, found again only when a source event or a re-list says so.
   let knownSources: V1Secret[] | undefined;
-  const sources = () => (knownSources ??= [...secrets.items.values()].filter(isSource));
+  const sources = () => (knownSources ??= secrets.all().filter(isSource));
   const reflectors: Reflector<KubernetesObject>[] = [namespaces, serviceAccounts, secrets, ...(labelled ? [labelled] : [])] as Reflector<KubernetesObject>[];
 
   const remember = (outcomes: Outcome[]) => {
@@ -509,13 +548,13 @@ export async function runController(connection: Connection, request: SyncRequest
   const cachedState = (batch?: Set<string>): SyncState => {
     const managed = batch
       ? [...new Set([...sources(), ...[...batch].flatMap((namespace) => secrets.inNamespace(namespace))])]
-      : [...secrets.items.values()];
+      : secrets.all();
     return {
-      namespaces: batch ? [...batch].flatMap((namespace) => namespaces.items.get(namespace) ?? []) : [...namespaces.items.values()],
-      ...(labelled ? { labelSelected: new Set(batch ? [...batch].filter((namespace) => labelled.items.has(namespace)) : labelled.items.keys()) } : {}),
+      namespaces: batch ? [...batch].flatMap((namespace) => namespaces.get(namespace) ?? []) : namespaces.all(),
+      ...(labelled ? { labelSelected: new Set(batch ? [...batch].filter((namespace) => labelled.has(namespace)) : labelled.names()) } : {}),
       managed,
       sameNamed: managed,
-      serviceAccounts: batch ? [...batch].flatMap((namespace) => serviceAccounts.inNamespace(namespace)) : [...serviceAccounts.items.values()],
+      serviceAccounts: batch ? [...batch].flatMap((namespace) => serviceAccounts.inNamespace(namespace)) : serviceAccounts.all(),
     };
   };
   // The first pass plans from the caches the reflectors have just filled (reading everything a
@@ -538,11 +577,11 @@ export async function runController(connection: Connection, request: SyncRequest
       webhook = await startWebhook(connection, options.webhook, serves, {
         // A namespace created a moment ago may not have reached the cache: ask the API server.
         selectedNamespace: async (name) => {
-          const ns = namespaces.items.get(name) ?? (await findNamespace(connection, name));
+          const ns = namespaces.get(name) ?? (await findNamespace(connection, name));
           if (!ns || isTerminating(ns)) return undefined;
           let matches: Set<string> | undefined;
           if (labelled) {
-            matches = new Set(labelled.items.keys());
+            matches = new Set(labelled.names());
             if (!matches.has(name) && (await findNamespace(connection, name, labelSelector))) matches.add(name);
           }
           return namespaceSelected(ns, request.namespaces, matches) ? ns : undefined;
@@ -557,7 +596,7 @@ export async function runController(connection: Connection, request: SyncRequest
         // Every replica may write this copy: two that race are safe (the loser's create finds ours).
         ensureCopy: async (source, namespace) => {
           const name = source.metadata!.name!;
-          if (namespace === source.metadata!.namespace || secrets.items.has(`${namespace}/${name}`)) return;
+          if (namespace === source.metadata!.namespace || secrets.has(`${namespace}/${name}`)) return;
           const outcomes = await applyChanges(
             connection,
             [{ kind: 'create-secret', namespace, name, registries: registriesOf(source), secret: copyObject(source, namespace) }],
