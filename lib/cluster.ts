@@ -185,6 +185,8 @@ async function watchList<T>(connection: Connection, resource: ListedResource, op
     (line) => {
       const event = JSON.parse(line) as WatchEvent<T>;
       if (event.type === 'ADDED') items.push(keep(event.object));
+      // 410 Gone: the server dropped the stream's starting point; a new stream starts afresh.
+      else if (event.type === 'ERROR' && event.object.code === 410) throw streamCut(resource);
       else if (event.type === 'ERROR') throw new ApiError(event.object.code ?? 500, JSON.stringify(event.object));
       else if (event.type === 'BOOKMARK' && event.object.metadata?.annotations?.[INITIAL_EVENTS_END] === 'true') {
         resourceVersion = event.object.metadata.resourceVersion ?? '';
@@ -194,11 +196,13 @@ async function watchList<T>(connection: Connection, resource: ListedResource, op
     },
     connection.requestTimeoutMs !== undefined ? AbortSignal.timeout(connection.requestTimeoutMs) : undefined,
   );
-  // The server ended the stream before the list was complete (it was restarted, say): a
-  // transient failure, retried as one.
-  if (resourceVersion === undefined) throw Object.assign(new Error(`the ${resource} stream ended before its last object`), { code: 'ECONNRESET' });
+  // The server ended the stream before the list was complete (it was restarted, say).
+  if (resourceVersion === undefined) throw streamCut(resource);
   return { items, resourceVersion };
 }
+
+/** A watch-list cut short: a transient failure (see isTransient), so the whole stream is made again. */
+const streamCut = (resource: ListedResource) => Object.assign(new Error(`the ${resource} stream ended before its last object`), { code: 'ECONNRESET' });
 
 // Test seams for tests/integration/list-expired.test.ts, read only when set: a continue token
 // only expires when etcd is compacted between two pages, which a test can only arrange with
