@@ -14,6 +14,7 @@ import {
   CONTROLLER_NAME,
   CONTROLLER_NAMESPACE,
   DEFAULT_LEADER_ELECTION_ID,
+  CONTROLLER_NODE_OPTIONS,
   HEALTH_PROBE_PORT,
   METRICS_PORT,
   WEBHOOK_PORT,
@@ -170,6 +171,8 @@ export function printManifests(options: ManifestOptions): string {
                   // The Lease holder's identity, and the Lease's namespace.
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                  // A smaller young generation for a long-running process (see CONTROLLER_NODE_OPTIONS).
+                  { name: 'NODE_OPTIONS', value: CONTROLLER_NODE_OPTIONS },
                 ],
                 ports: [
                   { name: 'metrics', containerPort: METRICS_PORT },

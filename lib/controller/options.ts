@@ -56,3 +56,13 @@ export function managerArgs(options: Omit<ManagerOptions, 'leaderElectionNamespa
     ...(options.logFormat !== 'text' ? ['--log-format', options.logFormat] : []),
   ];
 }
+
+/**
+ * The Node.js options of the controller's container (NODE_OPTIONS in the printed Deployment).
+ * --max-semi-space-size=4: V8's young generation stops at 2 x 4 MB instead of 2 x 16 MB. A
+ * controller that has just read 100,000 objects kept it at its largest, 32 MB committed and
+ * nearly empty, for as long as it ran: on 10,000 namespaces, RSS after start-up 158-164 MB
+ * with V8's default, 128-132 MB with this, and start-up no slower. Not for the one-shot
+ * commands: on a busy machine `list` took 10-25 ms longer with it.
+ */
+export const CONTROLLER_NODE_OPTIONS = '--max-semi-space-size=4';

@@ -8,7 +8,6 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXEC_ARGV } from './exec-argv.mjs';
 import { exec, spawnCollect } from './exec';
 import { removeSignature, signAdHoc } from './macho';
 import { targetId, type Target } from './targets';
@@ -70,8 +69,7 @@ async function warmCodeCache(runner: NodeRunner, bundle: string, cache: string, 
   writeFileSync(kubeconfig, WARM_UP_KUBECONFIG);
   const env = { PATH: process.env.PATH, HOME: workDir, KUBECONFIG: kubeconfig, KPS_BUNDLE: bundle, KPS_WRITE_CODE_CACHE: cache };
   // It ends with "cannot reach the API server" (exit 1), as intended; only the cache matters.
-  // The executable's own Node options too: V8 rejects a code cache made under other flags.
-  const run = await spawnCollect(runner.command, [...runner.args, ...EXEC_ARGV, '--random-seed=1', seaMain, 'list', '-n', 'default'], { env, cwd: workDir });
+  const run = await spawnCollect(runner.command, [...runner.args, '--random-seed=1', seaMain, 'list', '-n', 'default'], { env, cwd: workDir });
   if (!existsSync(cache)) throw new Error(`the warm-up run wrote no code cache (${runner.command} exited ${run.code}): ${run.stderr.trim()}`);
 }
 
@@ -94,7 +92,7 @@ export async function makeBlob(generator: string, bundle: string, workDir: strin
     await warmCodeCache(cacheRunner, bundle, cache, workDir);
     assets[CODE_CACHE_ASSET] = path.basename(cache);
   }
-  const settings = { main: 'sea-main.cjs', output: path.basename(blob), disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, execArgv: EXEC_ARGV, assets };
+  const settings = { main: 'sea-main.cjs', output: path.basename(blob), disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, assets };
   writeFileSync(config, `${JSON.stringify(settings, null, 2)}\n`);
   await exec(generator, ['--experimental-sea-config', config], { cwd: workDir });
   return blob;

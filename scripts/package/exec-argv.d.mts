@@ -1,2 +1,0 @@
-/** See exec-argv.mjs. */
-export declare const EXEC_ARGV: string[];
