@@ -1,7 +1,8 @@
 // `sync` as desired state: every source (a pull secret made by `add`) copied into every selected
 // namespace and attached to the selected ServiceAccounts there. Planned from a fixed number of
-// paginated LISTs (namespaces, our secrets, same-named secrets, ServiceAccounts), so a sync that
-// finds nothing to change makes no write and its cost does not grow with GETs per object.
+// reads (namespaces, our secrets and ServiceAccounts as complete lists, foreign same-named
+// secrets), so a sync that finds nothing to change makes no write and its cost does not grow
+// with GETs per object.
 import type { V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import {
   CONTENT_HASH_ANNOTATION,
@@ -269,7 +270,10 @@ export async function listForeignSameNamed(connection: Connection, names: string
   return lists.flat();
 }
 
-/** The reads a sync plan needs: a fixed number of paginated LISTs. */
+/**
+ * The reads a sync plan needs, all at once: the complete lists streamed where the server can
+ * (see listWithVersion), and the foreign same-named secrets.
+ */
 export async function readSyncState(connection: Connection, request: SyncRequest): Promise<SyncState> {
   const { labelSelector } = request.namespaces;
   // A named source's name is known before anything is read: its foreign LIST goes with the others.
