@@ -143,7 +143,8 @@ export function withoutManagedFields<T>(object: T): T {
 /** The initial-events-end bookmark's annotation: what came before it is the complete list. */
 const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 
-interface WatchEvent<T> {
+/** One line of a WATCH: an event, a bookmark, or an error (a Status as the object). */
+export interface WatchEvent<T> {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
   object: T & { metadata?: { resourceVersion?: string; annotations?: Record<string, string> }; code?: number; message?: string };
 }

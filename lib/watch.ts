@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { applyChanges, type Outcome } from './apply';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, findNamespace, isManaged, listWithVersion, resourcePath, type ListedResource } from './cluster';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, backoffMs, findNamespace, isManaged, listWithVersion, resourcePath, type ListedResource, type WatchEvent } from './cluster';
 import { apiStatus, describeApiError, requestLines, type Connection } from './connect';
 import { createLogger } from './controller/log';
 import { EventRecorder, type EventType, type ObjectReference } from './controller/events';
@@ -48,6 +48,12 @@ export interface ControllerOptions {
 
 const keyOf = (object: KubernetesObject) =>
   object.metadata?.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata!.name!;
+
+/** The parts of a key made by keyOf. */
+function splitKey(key: string): { namespace?: string; name: string } {
+  const slash = key.indexOf('/');
+  return slash === -1 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
 
 /** Whether a's resourceVersion is older than b's (they are etcd revisions in practice). */
 function older(a: KubernetesObject, b: KubernetesObject): boolean {
@@ -176,19 +182,18 @@ class Reflector<T extends KubernetesObject> {
 
   /** The object of a key (`namespace/name`, or a cluster-scoped object's name). */
   get(key: string): T | undefined {
-    const slash = key.indexOf('/');
-    if (slash === -1) return this.byName.get(key);
-    const name = key.slice(slash + 1);
-    return this.byNamespace.get(key.slice(0, slash))?.find((item) => item.metadata?.name === name);
+    const { namespace, name } = splitKey(key);
+    if (namespace === undefined) return this.byName.get(name);
+    return this.byNamespace.get(namespace)?.find((item) => item.metadata?.name === name);
   }
 
   has(key: string): boolean {
     return this.get(key) !== undefined;
   }
 
-  /** Every object in the cache. */
+  /** Every object in the cache (one of the two stores is always empty). */
   all(): T[] {
-    return this.byName.size > 0 ? [...this.byName.values()] : [...this.byNamespace.values()].flat();
+    return [...this.byName.values(), ...[...this.byNamespace.values()].flat()];
   }
 
   /** The names of the cluster-scoped objects. */
@@ -215,12 +220,11 @@ class Reflector<T extends KubernetesObject> {
   }
 
   private drop(key: string): void {
-    const slash = key.indexOf('/');
-    if (slash === -1) {
-      this.byName.delete(key);
+    const { namespace, name } = splitKey(key);
+    if (namespace === undefined) {
+      this.byName.delete(name);
       return;
     }
-    const [namespace, name] = [key.slice(0, slash), key.slice(slash + 1)];
     const rest = this.byNamespace.get(namespace)?.filter((item) => item.metadata?.name !== name) ?? [];
     if (rest.length > 0) this.byNamespace.set(namespace, rest);
     else this.byNamespace.delete(namespace);
@@ -266,7 +270,7 @@ class Reflector<T extends KubernetesObject> {
     this.watcher = watcher;
     const query = { watch: 'true', resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', labelSelector: this.labelSelector };
     requestLines(this.connection, { path: resourcePath(this.resource), query }, (line) => {
-      const { type, object } = JSON.parse(line) as { type: string; object: T & { code?: number; message?: string } };
+      const { type, object } = JSON.parse(line) as WatchEvent<T>;
       if (type === 'ERROR') {
         // 410 Gone: our resourceVersion was compacted away; only a fresh LIST helps.
         if (object.code === 410) gone = true;
