@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import type { V1DeleteOptions, V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE } from './dockerconfig';
-import { ApiError, apiCall, apiStatus, describeApiError, requestJson, requestLines, type Connection } from './connect';
+import { ApiError, apiCall, apiStatus, describeApiError, requestFrames, requestJson, requestLines, type Connection } from './connect';
+import { ProtobufError, decodeWatchEvent } from './protobuf';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'kubectl-pullsecret';
@@ -89,6 +90,11 @@ export async function listWithVersion<T>(
     try {
       return await retrying(() => watchList(connection, resource, options, keep));
     } catch (error) {
+      if (error instanceof ProtobufError && !protobufRefused.has(connection.config)) {
+        // JSON from now on: something answered in JSON, or in protobuf we cannot read.
+        protobufRefused.add(connection.config);
+        return listWithVersion(connection, resource, options, keep);
+      }
       if (!refusesWatchList(error)) throw describeApiError(error, connection);
       // Pages, from now on: the server said no once (an older server, the feature off, no watch right).
       watchListRefused.add(connection.config);
@@ -152,6 +158,9 @@ export interface WatchEvent<T> {
 /** Connections whose server refused a watch-list: they read in pages. */
 const watchListRefused = new WeakSet<object>();
 
+/** Connections whose watch-lists are read in JSON, protobuf having failed once (see listWithVersion). */
+const protobufRefused = new WeakSet<object>();
+
 /**
  * Whether a watch-list was refused as such (so pages will do): 422 from a server where the
  * WatchList feature is off (1.33's default) or which predates it, 400/405 from something in
@@ -162,6 +171,9 @@ function refusesWatchList(error: unknown): boolean {
   return status === 400 || status === 403 || status === 405 || status === 422;
 }
 
+/** The resources whose objects lib/protobuf decodes: their watch-lists are read in protobuf. */
+const PROTOBUF_RESOURCES: ReadonlySet<ListedResource> = new Set(['namespaces', 'secrets', 'serviceaccounts']);
+
 /**
  * A complete list streamed as watch events (KEP-3157 "watch-list": a WATCH with
  * sendInitialEvents): one ADDED event per object, then a bookmark whose resourceVersion is the
@@ -170,33 +182,40 @@ function refusesWatchList(error: unknown): boolean {
  * the whole answer (the API server sends it from its watch cache, object by object). Consistent
  * like a LIST: with no resourceVersion and NotOlderThan, the server first brings its cache up
  * to date with etcd.
+ *
+ * Read in protobuf where lib/protobuf decodes the kind: the server encodes it in a third of the
+ * time JSON takes (see there), into the same objects. `encoding` is for the tests that compare.
  */
-async function watchList<T>(connection: Connection, resource: ListedResource, options: ListOptions, keep: (item: T) => T): Promise<{ items: T[]; resourceVersion: string }> {
+export async function watchList<T>(
+  connection: Connection,
+  resource: ListedResource,
+  options: ListOptions,
+  keep: (item: T) => T,
+  encoding: 'protobuf' | 'json' = PROTOBUF_RESOURCES.has(resource) && !protobufRefused.has(connection.config) && !testJsonStreams() ? 'protobuf' : 'json',
+): Promise<{ items: T[]; resourceVersion: string }> {
   const items: T[] = [];
   let resourceVersion: string | undefined;
-  await requestLines(
-    connection,
-    {
-      path: resourcePath(resource, options.namespace),
-      query: {
-        watch: 'true', sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan', allowWatchBookmarks: 'true',
-        labelSelector: options.labelSelector, fieldSelector: options.fieldSelector,
-      },
+  const onEvent = (event: WatchEvent<T>): 'stop' | undefined => {
+    if (event.type === 'ADDED') items.push(keep(event.object));
+    // 410 Gone: the server dropped the stream's starting point; a new stream starts afresh.
+    else if (event.type === 'ERROR' && event.object.code === 410) throw streamCut(resource);
+    else if (event.type === 'ERROR') throw new ApiError(event.object.code ?? 500, JSON.stringify(event.object));
+    else if (event.type === 'BOOKMARK' && event.object.metadata?.annotations?.[INITIAL_EVENTS_END] === 'true') {
+      resourceVersion = event.object.metadata.resourceVersion ?? '';
+      return 'stop';
+    }
+    return undefined;
+  };
+  const request = {
+    path: resourcePath(resource, options.namespace),
+    query: {
+      watch: 'true', sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan', allowWatchBookmarks: 'true',
+      labelSelector: options.labelSelector, fieldSelector: options.fieldSelector,
     },
-    (line) => {
-      const event = JSON.parse(line) as WatchEvent<T>;
-      if (event.type === 'ADDED') items.push(keep(event.object));
-      // 410 Gone: the server dropped the stream's starting point; a new stream starts afresh.
-      else if (event.type === 'ERROR' && event.object.code === 410) throw streamCut(resource);
-      else if (event.type === 'ERROR') throw new ApiError(event.object.code ?? 500, JSON.stringify(event.object));
-      else if (event.type === 'BOOKMARK' && event.object.metadata?.annotations?.[INITIAL_EVENTS_END] === 'true') {
-        resourceVersion = event.object.metadata.resourceVersion ?? '';
-        return 'stop';
-      }
-      return undefined;
-    },
-    connection.requestTimeoutMs !== undefined ? AbortSignal.timeout(connection.requestTimeoutMs) : undefined,
-  );
+  };
+  const signal = connection.requestTimeoutMs !== undefined ? AbortSignal.timeout(connection.requestTimeoutMs) : undefined;
+  if (encoding === 'protobuf') await requestFrames(connection, request, (bytes, start, end) => onEvent(decodeWatchEvent(bytes, start, end) as WatchEvent<T>), signal);
+  else await requestLines(connection, request, (line) => onEvent(JSON.parse(line) as WatchEvent<T>), signal);
   // The server ended the stream before the list was complete (it was restarted, say).
   if (resourceVersion === undefined) throw streamCut(resource);
   return { items, resourceVersion };
@@ -205,7 +224,7 @@ async function watchList<T>(connection: Connection, resource: ListedResource, op
 /** A watch-list cut short: a transient failure (see isTransient), so the whole stream is made again. */
 const streamCut = (resource: ListedResource) => Object.assign(new Error(`the ${resource} stream ended before its last object`), { code: 'ECONNRESET' });
 
-// Test seams for tests/integration/list-expired.test.ts, read only when set: a continue token
+// Test seams, read only when set. For tests/integration/list-expired.test.ts: a continue token
 // only expires when etcd is compacted between two pages, which a test can only arrange with
 // small pages and a pause after the first one.
 
@@ -217,6 +236,9 @@ function testPageSize(): number | undefined {
   const size = Number(process.env.KPS_TEST_PAGE_SIZE);
   return Number.isInteger(size) && size > 0 ? size : undefined;
 }
+
+/** KPS_TEST_STREAM_ENCODING=json: watch-lists in JSON, for the sync bench's side-by-side no-op. */
+const testJsonStreams = () => process.env.KPS_TEST_STREAM_ENCODING === 'json';
 
 const testAnnounce = (line: string) => {
   if (process.env.KPS_TEST_PAGE_SIZE || process.env.KPS_TEST_PAUSE_AFTER_FIRST_PAGE) process.stderr.write(`${line}\n`);

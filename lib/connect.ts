@@ -13,6 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { CliError, ExitCode, UsageError, oneLine } from './errors';
 import { validateNamespaceName } from './names';
+import { PROTOBUF, PROTOBUF_WATCH, ProtobufError, decodeObject } from './protobuf';
 import { pluginVersion } from './version';
 import { TOKEN_FILE_PROVIDER, resolveConfig, type ConnectionFlags, type ResolveEnvironment, type ResolvedConfig } from './kubeconfig';
 
@@ -173,44 +174,53 @@ export interface JsonRequest {
   body?: unknown;
   /** Of the body: a JSON patch, a merge patch; application/json otherwise. */
   contentType?: string;
+  /** The encoding asked for: application/json unless said (see requestFrames). */
+  accept?: string;
 }
 
 /** `kubectl-pullsecret/v0.1.0 (linux/amd64)`, in the form kubectl and client-go use. */
 const USER_AGENT = `kubectl-pullsecret/${pluginVersion} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`;
 
-/**
- * Sends one request and resolves with the response once its status and headers are in. A
- * long-running request (a WATCH) is bounded by `signal` alone, not by --request-timeout.
- */
-async function send(
-  connection: Pick<Connection, 'config' | 'requestTimeoutMs'>,
-  request: JsonRequest,
-  stream?: { signal: AbortSignal },
-): Promise<http.IncomingMessage> {
+/** A request made ready to send: where, with what TLS options, headers and body, bounded by what. */
+interface Prepared {
+  url: URL;
+  options: https.RequestOptions;
+  headers: Record<string, string | number>;
+  payload: Buffer | undefined;
+  signal: AbortSignal | undefined;
+}
+
+async function prepare(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest, stream?: { signal: AbortSignal }): Promise<Prepared> {
   const { config } = connection;
   const options = await requestOptions(config);
   const url = new URL(config.server.replace(/\/+$/, '') + request.path);
   for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
   const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
-  const transport = url.protocol === 'https:' ? https : http;
+  const headers = {
+    ...(options.headers as Record<string, string>),
+    Accept: request.accept ?? 'application/json',
+    // As kubectl names itself: audit logs and API priority-and-fairness see who wrote.
+    'User-Agent': USER_AGENT,
+    ...(payload ? { 'Content-Type': request.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
+  };
   const signal = stream ? stream.signal : connection.requestTimeoutMs !== undefined ? AbortSignal.timeout(connection.requestTimeoutMs) : undefined;
+  return { url, options, headers, payload, signal };
+}
+
+/**
+ * Sends one request over HTTP/1.1 and resolves with the response once its status and headers are
+ * in. A long-running request (a WATCH) is bounded by `signal` alone, not by --request-timeout.
+ */
+async function send(
+  connection: Pick<Connection, 'config' | 'requestTimeoutMs'>,
+  request: JsonRequest,
+  stream?: { signal: AbortSignal },
+  prepared?: Prepared,
+): Promise<http.IncomingMessage> {
+  const { url, options, headers, payload, signal } = prepared ?? (await prepare(connection, request, stream));
+  const transport = url.protocol === 'https:' ? https : http;
   return new Promise<http.IncomingMessage>((resolve, reject) => {
-    const outgoing = transport.request(
-      url,
-      {
-        ...options,
-        method: request.method ?? 'GET',
-        headers: {
-          ...options.headers,
-          Accept: 'application/json',
-          // As kubectl names itself: audit logs and API priority-and-fairness see who wrote.
-          'User-Agent': USER_AGENT,
-          ...(payload ? { 'Content-Type': request.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
-        },
-        ...(signal ? { signal } : {}),
-      },
-      resolve,
-    );
+    const outgoing = transport.request(url, { ...options, method: request.method ?? 'GET', headers, ...(signal ? { signal } : {}) }, resolve);
     // A watch can be silent for minutes: TCP keep-alive finds a connection that died meanwhile.
     if (stream) outgoing.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
     outgoing.on('error', reject);
@@ -218,19 +228,63 @@ async function send(
   });
 }
 
-/** The whole body of a response; an ApiError for a status that is not 2xx. */
+/** The text of a whole response; an ApiError for a status that is not 2xx (see readBody). */
+function responseText(status: number, headers: http.IncomingHttpHeaders, bytes: Buffer): string {
+  if (status >= 200 && status <= 299) return bytes.toString('utf8');
+  const protobuf = (headers['content-type'] ?? '').startsWith(PROTOBUF);
+  throw new ApiError(status, protobuf ? protobufStatusText(bytes) : bytes.toString('utf8'), headers);
+}
+
+/**
+ * The whole body of a response; an ApiError for a status that is not 2xx, whose body is always
+ * JSON text: a Status the server encoded in protobuf (it answers in the encoding asked for,
+ * errors too) is decoded.
+ */
 function readBody(response: http.IncomingMessage): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     response.on('data', (chunk: Buffer) => chunks.push(chunk));
     response.on('error', reject);
     response.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const status = response.statusCode ?? 0;
-      if (status < 200 || status > 299) reject(new ApiError(status, body, response.headers));
-      else resolve(body);
+      try {
+        resolve(responseText(response.statusCode ?? 0, response.headers, Buffer.concat(chunks)));
+      } catch (error) {
+        reject(error);
+      }
     });
   });
+}
+
+const isProtobuf = (response: http.IncomingMessage) => (response.headers['content-type'] ?? '').startsWith(PROTOBUF);
+
+function protobufStatusText(bytes: Buffer): string {
+  try {
+    return JSON.stringify(decodeObject(bytes));
+  } catch {
+    return `(an error the API server encoded in protobuf, ${bytes.length} bytes, that could not be read)`;
+  }
+}
+
+/**
+ * A request over the HTTP/2 session of its server (see lib/http2), for the connections that can
+ * have one: HTTPS with the kubeconfig's static credentials (client-node's agents, proxies
+ * included, speak HTTP/1.1). Undefined when the server does not speak h2.
+ */
+async function sendHttp2(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest): Promise<string | undefined> {
+  // KPS_TEST_HTTP1=1: HTTP/1.1 only, for the benches' side-by-side runs.
+  if (!connection.config.server.startsWith('https:') || needsClientNode(connection.config) || process.env.KPS_TEST_HTTP1) return undefined;
+  const prepared = await prepare(connection, request);
+  const { url, options, payload, signal } = prepared;
+  // Loaded when first needed: node:http2 costs a few milliseconds that --version, --help and
+  // completion do not need to pay.
+  const { requestOnSession, sessionFor } = await import('./http2');
+  const entry = await sessionFor(url, options, signal);
+  if (!entry) return undefined;
+  const headers: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(prepared.headers)) headers[name.toLowerCase()] = value;
+  if (options.auth) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
+  const response = await requestOnSession(entry, request.method ?? 'GET', url, headers, payload, signal);
+  return responseText(response.status, response.headers, response.body);
 }
 
 /**
@@ -240,7 +294,8 @@ function readBody(response: http.IncomingMessage): Promise<string> {
  * ServiceAccount patches, use this. Failures are ApiErrors (see describeApiError).
  */
 export async function requestJson<T>(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest): Promise<T> {
-  return JSON.parse(await readBody(await send(connection, request))) as T;
+  const text = (await sendHttp2(connection, request)) ?? (await readBody(await send(connection, request)));
+  return JSON.parse(text) as T;
 }
 
 /**
@@ -250,11 +305,111 @@ export async function requestJson<T>(connection: Pick<Connection, 'config' | 're
  * with an ApiError for a refused request, with onLine's own error, or when the connection fails.
  * --request-timeout does not apply: `signal` ends it.
  */
-export async function requestLines(
+export function requestLines(
   connection: Pick<Connection, 'config' | 'requestTimeoutMs'>,
   request: JsonRequest,
   onLine: (line: string) => 'stop' | void,
+  signal?: AbortSignal,
+): Promise<void> {
+  return requestMessages(connection, request, new LineSplitter(), (bytes, start, end) => {
+    const line = bytes.toString('utf8', start, end);
+    return line.trim() === '' ? undefined : onLine(line);
+  }, signal);
+}
+
+/**
+ * The same for a protobuf WATCH (Accept: PROTOBUF_WATCH): each frame, a 4-byte big-endian length
+ * and then that many bytes of a metav1.WatchEvent (see decodeWatchEvent), is handed to onFrame as
+ * bytes[start, end), valid only during the call.
+ */
+export function requestFrames(
+  connection: Pick<Connection, 'config' | 'requestTimeoutMs'>,
+  request: JsonRequest,
+  onFrame: (bytes: Buffer, start: number, end: number) => 'stop' | void,
+  signal?: AbortSignal,
+): Promise<void> {
+  return requestMessages(connection, { ...request, accept: PROTOBUF_WATCH }, new FrameSplitter(), onFrame, signal, (response) => {
+    // Something between us and the API server may answer in JSON whatever was asked.
+    if (!isProtobuf(response)) throw new ProtobufError(`the answer is ${response.headers['content-type'] ?? 'of no content type'}`);
+  });
+}
+
+/** Receives a message as bytes[start, end); 'stop' ends the stream. */
+type MessageHandler = (bytes: Buffer, start: number, end: number) => 'stop' | void;
+
+/** Cuts a stream's chunks into its messages, which may span chunks. */
+interface Splitter {
+  /** Hands on each message that ends in this chunk and keeps the rest for the next; true once told to stop. */
+  push(chunk: Buffer, onMessage: MessageHandler): boolean;
+}
+
+class LineSplitter implements Splitter {
+  private pending: Buffer[] = [];
+
+  push(chunk: Buffer, onMessage: MessageHandler): boolean {
+    let start = 0;
+    for (let end = chunk.indexOf(10); end !== -1; end = chunk.indexOf(10, start)) {
+      const stop =
+        this.pending.length > 0
+          ? (() => {
+              const line = Buffer.concat([...this.pending, chunk.subarray(start, end)]);
+              return onMessage(line, 0, line.length);
+            })()
+          : onMessage(chunk, start, end);
+      this.pending = [];
+      start = end + 1;
+      if (stop === 'stop') return true;
+    }
+    if (start < chunk.length) this.pending.push(chunk.subarray(start));
+    return false;
+  }
+}
+
+export class FrameSplitter implements Splitter {
+  /** The start of a frame that the last chunk did not complete. */
+  private pending: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer, onMessage: MessageHandler): boolean {
+    let start = 0;
+    if (this.pending.length > 0) {
+      // Only the frame that spans the chunks is copied together, not the rest of the chunk.
+      const head = this.pending.length >= 4 ? this.pending : Buffer.concat([this.pending, chunk.subarray(0, 4 - this.pending.length)]);
+      if (head.length < 4) {
+        this.pending = head;
+        return false;
+      }
+      const missing = 4 + head.readUInt32BE(0) - this.pending.length;
+      if (missing > chunk.length) {
+        this.pending = Buffer.concat([this.pending, chunk]);
+        return false;
+      }
+      const frame = Buffer.concat([this.pending, chunk.subarray(0, missing)]);
+      this.pending = Buffer.alloc(0);
+      start = missing;
+      if (onMessage(frame, 4, frame.length) === 'stop') return true;
+    }
+    while (chunk.length - start >= 4) {
+      const end = start + 4 + chunk.readUInt32BE(start);
+      if (end > chunk.length) break;
+      const stop = onMessage(chunk, start + 4, end);
+      start = end;
+      if (stop === 'stop') return true;
+    }
+    // Copied: a pending frame would otherwise keep the whole chunk it came in alive.
+    if (start < chunk.length) this.pending = Buffer.from(chunk.subarray(start));
+    return false;
+  }
+}
+
+/** A streaming request whose messages `splitter` cuts out, each handed to onMessage (see requestLines). */
+async function requestMessages(
+  connection: Pick<Connection, 'config' | 'requestTimeoutMs'>,
+  request: JsonRequest,
+  splitter: Splitter,
+  onMessage: MessageHandler,
   signal: AbortSignal = new AbortController().signal,
+  /** Throws when a successful response is not what the splitter can read. */
+  checkResponse?: (response: http.IncomingMessage) => void,
 ): Promise<void> {
   const closer = new AbortController();
   const onAbort = () => closer.abort(signal.reason);
@@ -265,8 +420,13 @@ export async function requestLines(
     const status = response.statusCode ?? 0;
     // A refused request: readBody rejects with the ApiError its body describes.
     if (status < 200 || status > 299) return void (await readBody(response));
+    try {
+      checkResponse?.(response);
+    } catch (error) {
+      closer.abort();
+      throw error;
+    }
     await new Promise<void>((resolve, reject) => {
-      let pending: Buffer[] = [];
       let done = false;
       const finish = (error?: unknown) => {
         if (done) return;
@@ -275,24 +435,16 @@ export async function requestLines(
         else reject(error);
       };
       response.on('data', (chunk: Buffer) => {
-        let start = 0;
-        for (let end = chunk.indexOf(10); end !== -1 && !done; end = chunk.indexOf(10, start)) {
-          const piece = chunk.subarray(start, end);
-          const line = (pending.length > 0 ? Buffer.concat([...pending, piece]) : piece).toString('utf8');
-          pending = [];
-          start = end + 1;
-          if (line.trim() === '') continue;
-          try {
-            if (onLine(line) === 'stop') {
-              finish();
-              closer.abort();
-            }
-          } catch (error) {
-            finish(error);
+        if (done) return;
+        try {
+          if (splitter.push(chunk, onMessage)) {
+            finish();
             closer.abort();
           }
+        } catch (error) {
+          finish(error);
+          closer.abort();
         }
-        if (!done && start < chunk.length) pending.push(chunk.subarray(start));
       });
       // Aborted by `signal`: its reason (a timeout, say) is the error, not the socket's "aborted".
       response.on('error', (error) => finish(signal.aborted ? signal.reason : error));

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateCa, issueServingCertificate } from '../../lib/certs';
-import { ApiError, apiStatus, connect, requestJson, requestLines } from '../../lib/connect';
+import { ApiError, apiStatus, connect, requestFrames, requestJson, requestLines } from '../../lib/connect';
+import { ProtobufError } from '../../lib/protobuf';
 
 const root = mkdtempSync(path.join(tmpdir(), 'kps-requests-'));
 const seen: { method?: string; url?: string; headers: IncomingHttpHeaders; body: string }[] = [];
@@ -214,5 +215,44 @@ describe('requestLines: a stream of one JSON document per line (a WATCH)', () =>
     const stop = new AbortController();
     setTimeout(() => stop.abort(new Error('stopped by the test')), 50);
     await assert.rejects(requestLines(connectAs(['{}'], url), { path: '/api/v1/secrets' }, () => undefined, stop.signal), /stopped by the test/);
+  });
+
+  /** A frame of a protobuf watch: its length in 4 bytes, big-endian, then the bytes. */
+  const frame = (bytes: Buffer) => Buffer.concat([Buffer.from([0, 0, bytes.length >> 8, bytes.length & 0xff]), bytes]);
+  const PROTOBUF_STREAM = { 'Content-Type': 'application/vnd.kubernetes.protobuf;stream=watch' };
+
+  test('requestFrames: asks for protobuf; frames split anywhere, their length prefixes too, arrive whole; a frame of 300 bytes; stop closes', async () => {
+    closedByClient = false;
+    const frames = [Buffer.from('one'), Buffer.alloc(300, 7), Buffer.from(''), Buffer.from('last')];
+    const stream = Buffer.concat(frames.map(frame));
+    let accept: string | undefined;
+    behaviour = (response) => {
+      response.writeHead(200, PROTOBUF_STREAM);
+      void (async () => {
+        // Cut after 2 bytes (inside the first prefix), then inside the long frame, then bytes one by one.
+        for (const [start, end] of [[0, 2], [2, 100], [100, 309], [309, 310], [310, 311], [311, stream.length]]) {
+          response.write(stream.subarray(start, end));
+          await sleep(10);
+        }
+      })();
+    };
+    streaming.once('request', (request: http.IncomingMessage) => (accept = request.headers.accept));
+    const seenFrames: Buffer[] = [];
+    await requestFrames(connectAs(['{}'], url), { path: '/api/v1/secrets' }, (bytes, start, end) => {
+      seenFrames.push(Buffer.from(bytes.subarray(start, end)));
+      return bytes.toString('utf8', start, end) === 'last' ? 'stop' : undefined;
+    });
+    assert.equal(accept, 'application/vnd.kubernetes.protobuf;stream=watch');
+    assert.deepEqual(seenFrames, frames);
+    for (let i = 0; i < 50 && !closedByClient; i++) await sleep(10);
+    assert.ok(closedByClient, 'the request was left open');
+  });
+
+  test('requestFrames: an answer in JSON (a proxy that ignores Accept) is a ProtobufError at once, not bytes read as lengths', async () => {
+    behaviour = (response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.write('{"type":"ADDED","object":{}}\n');
+    };
+    await assert.rejects(requestFrames(connectAs(['{}'], url), { path: '/api/v1/secrets' }, () => undefined), ProtobufError);
   });
 });
