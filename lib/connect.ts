@@ -215,9 +215,8 @@ async function send(
   connection: Pick<Connection, 'config' | 'requestTimeoutMs'>,
   request: JsonRequest,
   stream?: { signal: AbortSignal },
-  prepared?: Prepared,
 ): Promise<http.IncomingMessage> {
-  const { url, options, headers, payload, signal } = prepared ?? (await prepare(connection, request, stream));
+  const { url, options, headers, payload, signal } = await prepare(connection, request, stream);
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise<http.IncomingMessage>((resolve, reject) => {
     const outgoing = transport.request(url, { ...options, method: request.method ?? 'GET', headers, ...(signal ? { signal } : {}) }, resolve);
@@ -231,8 +230,7 @@ async function send(
 /** The text of a whole response; an ApiError for a status that is not 2xx (see readBody). */
 function responseText(status: number, headers: http.IncomingHttpHeaders, bytes: Buffer): string {
   if (status >= 200 && status <= 299) return bytes.toString('utf8');
-  const protobuf = (headers['content-type'] ?? '').startsWith(PROTOBUF);
-  throw new ApiError(status, protobuf ? protobufStatusText(bytes) : bytes.toString('utf8'), headers);
+  throw new ApiError(status, isProtobuf(headers) ? protobufStatusText(bytes) : bytes.toString('utf8'), headers);
 }
 
 /**
@@ -255,7 +253,7 @@ function readBody(response: http.IncomingMessage): Promise<string> {
   });
 }
 
-const isProtobuf = (response: http.IncomingMessage) => (response.headers['content-type'] ?? '').startsWith(PROTOBUF);
+const isProtobuf = (headers: http.IncomingHttpHeaders) => (headers['content-type'] ?? '').startsWith(PROTOBUF);
 
 function protobufStatusText(bytes: Buffer): string {
   try {
@@ -330,7 +328,7 @@ export function requestFrames(
 ): Promise<void> {
   return requestMessages(connection, { ...request, accept: PROTOBUF_WATCH }, new FrameSplitter(), onFrame, signal, (response) => {
     // Something between us and the API server may answer in JSON whatever was asked.
-    if (!isProtobuf(response)) throw new ProtobufError(`the answer is ${response.headers['content-type'] ?? 'of no content type'}`);
+    if (!isProtobuf(response.headers)) throw new ProtobufError(`the answer is ${response.headers['content-type'] ?? 'of no content type'}`);
   });
 }
 

@@ -150,7 +150,9 @@ export function requestOnSession(
     signal?.addEventListener('abort', onAbort, { once: true });
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = session.request({ ':method': method, ':path': `${url.pathname}${url.search}`, ...headers });
+      // endStream said outright: Node ends a DELETE's stream at once otherwise, and a DELETE of
+      // the API carries its options as a body.
+      stream = session.request({ ':method': method, ':path': `${url.pathname}${url.search}`, ...headers }, { endStream: payload === undefined });
     } catch (error) {
       signal?.removeEventListener('abort', onAbort);
       return settle(connectionReset(error));

@@ -509,7 +509,15 @@ export async function runController(connection: Connection, request: SyncRequest
 
   // Leadership: without --leader-elect this process leads from the start.
   let leadership: AbortSignal | undefined = manager.leaderElect ? undefined : stop.signal;
-  let reconciling: Promise<void> = Promise.resolve();
+  /**
+   * The passes in flight, and the namespaces of their batches. Batches of different namespaces
+   * run side by side (at most MAX_BATCHES): a namespace created while another's writes are in
+   * flight does not queue behind them. A namespace is in one batch at a time, and a full pass
+   * (the first, or after a relist) runs alone.
+   */
+  const passes = new Set<Promise<void>>();
+  const busy = new Set<string>();
+  const reconciling = () => Promise.all(passes).then(() => undefined);
   const elector = manager.leaderElect
     ? new LeaderElector(
         connection,
@@ -531,7 +539,7 @@ export async function runController(connection: Connection, request: SyncRequest
             leadership = undefined;
             metrics.leader.set(0);
             // The Lease is released only once the writes in flight have finished.
-            await reconciling;
+            await reconciling();
             if (!stop.signal.aborted) onFatal(new CliError(`leader election lost: Lease ${manager.leaderElectionNamespace}/${manager.leaderElectionId} is no longer ours; stopping so that only the leader writes`));
           },
           onNewLeader: (holder) => holder !== identity && log(`leader election: the leader is ${holder}`),
@@ -627,8 +635,10 @@ export async function runController(connection: Connection, request: SyncRequest
 
     while (!stop.signal.aborted) {
       const leading = leadership;
-      if (!leading || leading.aborted || (!allDirty && dirty.size === 0)) {
-        // One abort listener per wait, removed again: the loop waits for ever.
+      const full = !initialPassDone || allDirty;
+      const waiting = full ? passes.size > 0 : passes.size >= MAX_BATCHES || ![...dirty].some((namespace) => !busy.has(namespace));
+      if (!leading || leading.aborted || (!allDirty && dirty.size === 0) || waiting) {
+        // Woken by new work or by a pass that ends. One abort listener per wait, removed again: the loop waits for ever.
         await new Promise<void>((resolve) => {
           const onAbort = () => resolve();
           wake = () => {
@@ -640,30 +650,42 @@ export async function runController(connection: Connection, request: SyncRequest
         wake = undefined;
         continue;
       }
-      const all = allDirty;
-      const batch = new Set(dirty);
-      allDirty = false;
-      dirty.clear();
-      metrics.queueDepth.set(0);
-      let pass: Promise<void>;
-      if (!initialPassDone) {
-        pass = initialPass(leading);
-      } else {
-        // A batch of a few namespaces is planned from what those namespaces hold, and the sources.
-        pass = apply(cachedState(all ? undefined : batch), leading);
+      if (full) {
+        allDirty = false;
+        dirty.clear();
+        metrics.queueDepth.set(0);
+        const pass = initialPassDone ? apply(cachedState(), leading) : initialPass(leading);
+        passes.add(pass);
+        try {
+          await pass;
+        } catch (error) {
+          // Without a first pass there is no controller: a source that is not there, no rights.
+          if (!initialPassDone) throw error;
+          log(`error: ${oneLine(error)}`);
+        } finally {
+          passes.delete(pass);
+        }
+        continue;
       }
-      reconciling = pass.catch(() => undefined);
-      try {
-        await pass;
-      } catch (error) {
-        // Without a first pass there is no controller: a source that is not there, no rights.
-        if (!initialPassDone) throw error;
-        log(`error: ${oneLine(error)}`);
+      // A batch of a few namespaces is planned from what those namespaces hold, and the sources.
+      const batch = [...dirty].filter((namespace) => !busy.has(namespace));
+      for (const namespace of batch) {
+        dirty.delete(namespace);
+        busy.add(namespace);
       }
+      metrics.queueDepth.set(dirty.size);
+      const pass: Promise<void> = apply(cachedState(new Set(batch)), leading)
+        .catch((error: unknown) => log(`error: ${oneLine(error)}`))
+        .finally(() => {
+          passes.delete(pass);
+          for (const namespace of batch) busy.delete(namespace);
+          wake?.();
+        });
+      passes.add(pass);
     }
   } finally {
     // Stop taking work; the writes in flight finish (apply starts no new one once stopped).
-    await reconciling;
+    await reconciling();
     await electing;
     for (const reflector of reflectors) reflector.stop();
     if (webhook) {
@@ -679,5 +701,8 @@ export async function runController(connection: Connection, request: SyncRequest
   if (failure) throw failure;
   log('stopped');
 }
+
+/** Batches of namespaces planned and applied side by side, at most (see runController). */
+const MAX_BATCHES = 4;
 
 const servesOf = (request: SyncRequest) => (request.source === 'all' ? 'all' : `${request.source.namespace}/${request.source.name}`);

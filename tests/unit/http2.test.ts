@@ -68,7 +68,7 @@ describe('requests over HTTP/2', () => {
     assert.match(String(seen[0]['user-agent']), /^kubectl-pullsecret\//);
   });
 
-  test('a body and its content type; an error status is an ApiError as over HTTP/1.1', async () => {
+  test('a body and its content type, a DELETE\'s too; an error status is an ApiError as over HTTP/1.1', async () => {
     const bodies: string[] = [];
     behaviour = (stream, headers) => {
       const chunks: Buffer[] = [];
@@ -83,6 +83,10 @@ describe('requests over HTTP/2', () => {
     const error = await requestJson(connection, { method: 'PATCH', path: '/api/v1/x', body: [{ op: 'test' }], contentType: 'application/json-patch+json' }).catch((e: unknown) => e);
     assert.deepEqual(bodies, ['application/json-patch+json [{"op":"test"}]']);
     assert.equal(describeApiError(error, connection).message, 'Conflict: the object has been modified');
+    // A DELETE carries its options as a body (Node ends a DELETE's stream at once unless told otherwise).
+    bodies.length = 0;
+    await requestJson(connection, { method: 'DELETE', path: '/api/v1/x', body: { preconditions: { resourceVersion: '7' } } }).catch(() => undefined);
+    assert.deepEqual(bodies, ['application/json {"preconditions":{"resourceVersion":"7"}}']);
   });
 
   test('a request that times out says so (--request-timeout), and the next request gets a new connection that works', async () => {
