@@ -181,56 +181,44 @@ export interface JsonRequest {
 /** `kubectl-pullsecret/v0.1.0 (linux/amd64)`, in the form kubectl and client-go use. */
 const USER_AGENT = `kubectl-pullsecret/${pluginVersion} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`;
 
-/** A request made ready to send: where, with what TLS options, headers and body, bounded by what. */
-interface Prepared {
-  url: URL;
-  options: https.RequestOptions;
-  headers: Record<string, string | number>;
-  payload: Buffer | undefined;
-  signal: AbortSignal | undefined;
-}
-
-async function prepare(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest, stream?: { signal: AbortSignal }): Promise<Prepared> {
-  const { config } = connection;
-  const options = await requestOptions(config);
-  const url = new URL(config.server.replace(/\/+$/, '') + request.path);
-  for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
-  const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
-  const headers = {
-    ...(options.headers as Record<string, string>),
-    Accept: request.accept ?? 'application/json',
-    // As kubectl names itself: audit logs and API priority-and-fairness see who wrote.
-    'User-Agent': USER_AGENT,
-    ...(payload ? { 'Content-Type': request.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
-  };
-  const signal = stream ? stream.signal : connection.requestTimeoutMs !== undefined ? AbortSignal.timeout(connection.requestTimeoutMs) : undefined;
-  return { url, options, headers, payload, signal };
-}
-
 /**
- * Sends one request over HTTP/1.1 and resolves with the response once its status and headers are
- * in. A long-running request (a WATCH) is bounded by `signal` alone, not by --request-timeout.
+ * Sends one request and resolves with the response once its status and headers are in. A
+ * long-running request (a WATCH) is bounded by `signal` alone, not by --request-timeout.
  */
 async function send(
   connection: Pick<Connection, 'config' | 'requestTimeoutMs'>,
   request: JsonRequest,
   stream?: { signal: AbortSignal },
 ): Promise<http.IncomingMessage> {
-  const { url, options, headers, payload, signal } = await prepare(connection, request, stream);
+  const { config } = connection;
+  const options = await requestOptions(config);
+  const url = new URL(config.server.replace(/\/+$/, '') + request.path);
+  for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+  const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
   const transport = url.protocol === 'https:' ? https : http;
+  const signal = stream ? stream.signal : connection.requestTimeoutMs !== undefined ? AbortSignal.timeout(connection.requestTimeoutMs) : undefined;
   return new Promise<http.IncomingMessage>((resolve, reject) => {
-    const outgoing = transport.request(url, { ...options, method: request.method ?? 'GET', headers, ...(signal ? { signal } : {}) }, resolve);
+    const outgoing = transport.request(
+      url,
+      {
+        ...options,
+        method: request.method ?? 'GET',
+        headers: {
+          ...options.headers,
+          Accept: request.accept ?? 'application/json',
+          // As kubectl names itself: audit logs and API priority-and-fairness see who wrote.
+          'User-Agent': USER_AGENT,
+          ...(payload ? { 'Content-Type': request.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
+        },
+        ...(signal ? { signal } : {}),
+      },
+      resolve,
+    );
     // A watch can be silent for minutes: TCP keep-alive finds a connection that died meanwhile.
     if (stream) outgoing.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
     outgoing.on('error', reject);
     outgoing.end(payload);
   });
-}
-
-/** The text of a whole response; an ApiError for a status that is not 2xx (see readBody). */
-function responseText(status: number, headers: http.IncomingHttpHeaders, bytes: Buffer): string {
-  if (status >= 200 && status <= 299) return bytes.toString('utf8');
-  throw new ApiError(status, isProtobuf(headers) ? protobufStatusText(bytes) : bytes.toString('utf8'), headers);
 }
 
 /**
@@ -244,11 +232,10 @@ function readBody(response: http.IncomingMessage): Promise<string> {
     response.on('data', (chunk: Buffer) => chunks.push(chunk));
     response.on('error', reject);
     response.on('end', () => {
-      try {
-        resolve(responseText(response.statusCode ?? 0, response.headers, Buffer.concat(chunks)));
-      } catch (error) {
-        reject(error);
-      }
+      const bytes = Buffer.concat(chunks);
+      const status = response.statusCode ?? 0;
+      if (status >= 200 && status <= 299) return resolve(bytes.toString('utf8'));
+      reject(new ApiError(status, isProtobuf(response.headers) ? protobufStatusText(bytes) : bytes.toString('utf8'), response.headers));
     });
   });
 }
@@ -264,36 +251,13 @@ function protobufStatusText(bytes: Buffer): string {
 }
 
 /**
- * A request over the HTTP/2 session of its server (see lib/http2), for the connections that can
- * have one: HTTPS with the kubeconfig's static credentials (client-node's agents, proxies
- * included, speak HTTP/1.1). Undefined when the server does not speak h2.
- */
-async function sendHttp2(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest): Promise<string | undefined> {
-  // KPS_TEST_HTTP1=1: HTTP/1.1 only, for the benches' side-by-side runs.
-  if (!connection.config.server.startsWith('https:') || needsClientNode(connection.config) || process.env.KPS_TEST_HTTP1) return undefined;
-  const prepared = await prepare(connection, request);
-  const { url, options, payload, signal } = prepared;
-  // Loaded when first needed: node:http2 costs a few milliseconds that --version, --help and
-  // completion do not need to pay.
-  const { requestOnSession, sessionFor } = await import('./http2');
-  const entry = await sessionFor(url, options, signal);
-  if (!entry) return undefined;
-  const headers: Record<string, string | number> = {};
-  for (const [name, value] of Object.entries(prepared.headers)) headers[name.toLowerCase()] = value;
-  if (options.auth) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
-  const response = await requestOnSession(entry, request.method ?? 'GET', url, headers, payload, signal);
-  return responseText(response.status, response.headers, response.body);
-}
-
-/**
  * One API request answered with plain JSON.parse. The generated client runs every object of a
  * response through its model deserializer, which costs more than the request itself for LISTs
  * of thousands of objects, and needs client-node loaded; the reads, and the guarded
  * ServiceAccount patches, use this. Failures are ApiErrors (see describeApiError).
  */
 export async function requestJson<T>(connection: Pick<Connection, 'config' | 'requestTimeoutMs'>, request: JsonRequest): Promise<T> {
-  const text = (await sendHttp2(connection, request)) ?? (await readBody(await send(connection, request)));
-  return JSON.parse(text) as T;
+  return JSON.parse(await readBody(await send(connection, request))) as T;
 }
 
 /**

@@ -5,7 +5,6 @@
 //   - `kubectl-pullsecret --version` (target: median under 100 ms)
 //   - `kubectl-pullsecret list -n default` vs `kubectl get secrets -n default` (target: within 1.2x)
 //   - the from-source install, `node dist/kubectl-pullsecret list -n default`, for the README's advice
-//   - `list` with its requests over HTTP/1.1 (KPS_TEST_HTTP1), as it made them before HTTP/2
 // The commands take turns, N runs each after two warm-up rounds (default 30). Printed: median and
 // p90 wall time, mean CPU time (user+sys, from the kernel's accounting of waited-for children),
 // the ratios, and the size of every release archive (target: each under 40 MB).
@@ -45,8 +44,6 @@ try {
     { name: 'kubectl-pullsecret list -n default', file: binary, argv: ['list', '-n', 'default'] },
     { name: 'kubectl get secrets -n default', file: 'kubectl', argv: ['get', 'secrets', '-n', 'default'] },
     { name: 'node dist/kubectl-pullsecret list', file: process.execPath, argv: [path.join(root, 'dist', 'kubectl-pullsecret'), 'list', '-n', 'default'] },
-    // Side by side: the same `list` with its four requests over HTTP/1.1, a TLS connection each.
-    { name: 'kubectl-pullsecret list over HTTP/1.1', file: binary, argv: ['list', '-n', 'default'], env: { KPS_TEST_HTTP1: '1' } },
   ];
   // cutime + cstime of this process: what the kernel charged to the children we waited for.
   const ticksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -59,7 +56,7 @@ try {
     commands.forEach((command, i) => {
       const cpuBefore = childCpuMs();
       const started = process.hrtime.bigint();
-      const result = spawnSync(command.file, command.argv, { env: { ...env, ...command.env }, encoding: 'utf8' });
+      const result = spawnSync(command.file, command.argv, { env, encoding: 'utf8' });
       const wall = Number(process.hrtime.bigint() - started) / 1e6;
       if (result.status !== 0) throw new Error(`${command.name} exited ${result.status}: ${result.stderr}`);
       if (round < 0) return; // warm-up: page cache, API server caches
@@ -82,11 +79,10 @@ try {
     console.log(`${command.name.padEnd(38)}${fmt(m)} ${fmt(quantile(samples[i].wall, 0.9))} ${fmt(samples[i].cpu / runs)}`);
     return m;
   });
-  const [versionMs, listMs, kubectlMs, bundleMs, http1Ms] = medians;
+  const [versionMs, listMs, kubectlMs, bundleMs] = medians;
   console.log(`\n--version median ${versionMs.toFixed(1)} ms (target < 100 ms): ${versionMs < 100 ? 'met' : 'NOT met'}`);
   const ratio = listMs / kubectlMs;
   console.log(`list / kubectl get secrets: ${ratio.toFixed(2)}x (target <= 1.2x): ${ratio <= 1.2 ? 'met' : 'NOT met'}`);
-  console.log(`list over HTTP/2 / over HTTP/1.1: ${(listMs / http1Ms).toFixed(2)}x`);
   console.log(`the bundle run by node (from source) / kubectl get secrets: ${(bundleMs / kubectlMs).toFixed(2)}x; / the standalone executable: ${(bundleMs / listMs).toFixed(2)}x`);
 
   console.log('\narchives (target: each < 40 MB)');
