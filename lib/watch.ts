@@ -517,7 +517,8 @@ export async function runController(connection: Connection, request: SyncRequest
    */
   const passes = new Set<Promise<void>>();
   const busy = new Set<string>();
-  const reconciling = () => Promise.all(passes).then(() => undefined);
+  // Settled, not all fulfilled: a failed pass has said so already (or ends the controller).
+  const reconciling = () => Promise.allSettled(passes).then(() => undefined);
   const elector = manager.leaderElect
     ? new LeaderElector(
         connection,
@@ -638,7 +639,8 @@ export async function runController(connection: Connection, request: SyncRequest
       const full = !initialPassDone || allDirty;
       const waiting = full ? passes.size > 0 : passes.size >= MAX_BATCHES || ![...dirty].some((namespace) => !busy.has(namespace));
       if (!leading || leading.aborted || (!allDirty && dirty.size === 0) || waiting) {
-        // Woken by new work or by a pass that ends. One abort listener per wait, removed again: the loop waits for ever.
+        // Woken by new work, or by a pass that ends. One abort listener per wait, removed again:
+        // the loop waits for ever.
         await new Promise<void>((resolve) => {
           const onAbort = () => resolve();
           wake = () => {
