@@ -198,28 +198,40 @@ describe('sync', () => {
 
       // Again: nothing to do, and no write at all (resourceVersions, and the API server's counters).
       const before = await versions([home, a, b, c]);
-      await waitForQuietCluster();
-      const countsBefore = await apiRequestCounts();
-      const again = await plugin(['sync', name, '-n', home, '--namespaces', `${a},${b}`]);
-      const delta = requestDelta(countsBefore, await apiRequestCounts());
-      assertOk(again, 'second sync');
-      assert.equal(again.stdout, 'summary: nothing to do\n');
-      assert.equal(again.stderr, '');
-      assert.deepEqual(await versions([home, a, b, c]), before, 'the no-op sync changed a resourceVersion');
-      const requests = Object.fromEntries([...delta].filter(([key]) => !key.endsWith(' /metrics')));
-      // Writes to what sync reads and writes (the control plane keeps renewing its own leases meanwhile).
-      const writes = Object.entries(requests).filter(([key]) =>
-        /^(POST|PUT|PATCH|DELETE|DELETECOLLECTION|APPLY) (secrets|serviceaccounts|namespaces|pods)(\/|$)/.test(key));
-      assert.deepEqual(writes, [], `the no-op sync made write requests: ${JSON.stringify(requests)}`);
-      const count = (key: string) => (requests[key] as number | undefined) ?? 0;
-      // One read per resource type (a watch-list stream, or a paginated LIST where the server
-      // refuses those); secrets: ours, plus the foreign ones of the source's name.
-      const reads = (resource: string) => count(`LIST ${resource}`) + count(`WATCH ${resource}`);
-      assert.ok(reads('namespaces') <= 1, `reads of namespaces: ${JSON.stringify(requests)}`);
-      assert.ok(reads('serviceaccounts') <= 1, `reads of serviceaccounts: ${JSON.stringify(requests)}`);
-      assert.ok(reads('secrets') <= 2, `reads of secrets: ${JSON.stringify(requests)}`);
-      assert.ok(reads('pods') <= 1, `reads of pods: ${JSON.stringify(requests)}`);
-      assert.equal(count('GET secrets') + count('GET serviceaccounts') + count('GET namespaces'), 0, `GETs per object: ${JSON.stringify(requests)}`);
+      // The counters are the whole API server's: a controller manager, scheduler or kubelet that
+      // renews one of its own watches during the sync (each does every 5 to 10 minutes) is
+      // counted too (a CI run once saw "WATCH pods", which sync never makes). So the read counts
+      // may be measured up to three times: a sync that really reads twice fails every time, a
+      // background renewal is not there again. Every run must write nothing and say so.
+      for (let attempt = 1; ; attempt++) {
+        await waitForQuietCluster();
+        const countsBefore = await apiRequestCounts();
+        const again = await plugin(['sync', name, '-n', home, '--namespaces', `${a},${b}`]);
+        const delta = requestDelta(countsBefore, await apiRequestCounts());
+        assertOk(again, 'second sync');
+        assert.equal(again.stdout, 'summary: nothing to do\n');
+        assert.equal(again.stderr, '');
+        assert.deepEqual(await versions([home, a, b, c]), before, 'the no-op sync changed a resourceVersion');
+        const requests = Object.fromEntries([...delta].filter(([key]) => !key.endsWith(' /metrics')));
+        // Writes to what sync reads and writes (the control plane keeps renewing its own leases meanwhile).
+        const writes = Object.entries(requests).filter(([key]) =>
+          /^(POST|PUT|PATCH|DELETE|DELETECOLLECTION|APPLY) (secrets|serviceaccounts|namespaces|pods)(\/|$)/.test(key));
+        assert.deepEqual(writes, [], `the no-op sync made write requests: ${JSON.stringify(requests)}`);
+        const count = (key: string) => (requests[key] as number | undefined) ?? 0;
+        // One read per resource type (a watch-list stream, or a paginated LIST where the server
+        // refuses those); secrets: ours, plus the foreign ones of the source's name.
+        const reads = (resource: string) => count(`LIST ${resource}`) + count(`WATCH ${resource}`);
+        const readChecks: [boolean, string][] = [
+          [reads('namespaces') <= 1, 'reads of namespaces'],
+          [reads('serviceaccounts') <= 1, 'reads of serviceaccounts'],
+          [reads('secrets') <= 2, 'reads of secrets'],
+          [reads('pods') <= 1, 'reads of pods'],
+          [count('GET secrets') + count('GET serviceaccounts') + count('GET namespaces') === 0, 'GETs per object'],
+        ];
+        const failed = readChecks.find(([ok]) => !ok);
+        if (!failed) break;
+        if (attempt === 3) assert.fail(`${failed[1]}, in each of 3 runs; the last: ${JSON.stringify(requests)}`);
+      }
     } finally {
       await removeEverywhere(name);
     }
