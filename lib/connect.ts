@@ -311,13 +311,9 @@ class LineSplitter implements Splitter {
   push(chunk: Buffer, onMessage: MessageHandler): boolean {
     let start = 0;
     for (let end = chunk.indexOf(10); end !== -1; end = chunk.indexOf(10, start)) {
-      const stop =
-        this.pending.length > 0
-          ? (() => {
-              const line = Buffer.concat([...this.pending, chunk.subarray(start, end)]);
-              return onMessage(line, 0, line.length);
-            })()
-          : onMessage(chunk, start, end);
+      // A line that began in an earlier chunk is copied together; any other is handed on in place.
+      const line = this.pending.length > 0 ? Buffer.concat([...this.pending, chunk.subarray(start, end)]) : undefined;
+      const stop = line ? onMessage(line, 0, line.length) : onMessage(chunk, start, end);
       this.pending = [];
       start = end + 1;
       if (stop === 'stop') return true;
@@ -327,7 +323,7 @@ class LineSplitter implements Splitter {
   }
 }
 
-export class FrameSplitter implements Splitter {
+class FrameSplitter implements Splitter {
   /** The start of a frame that the last chunk did not complete. */
   private pending: Buffer = Buffer.alloc(0);
 

@@ -423,8 +423,6 @@ let kind = '';
 
 function typeMeta(end: number): void {
   const stop = delimited(end);
-  apiVersion = '';
-  kind = '';
   while (pos < stop) {
     const tag = varint();
     if (tag === F1) apiVersion = apiVersions.read(stop);
