@@ -7,7 +7,7 @@ import { CliError, UsageError, oneLine } from '../lib/errors';
 import { CONTROLLER_NAME, CONTROLLER_NAMESPACE, printManifests } from '../lib/manifests';
 import { validateNamespaceName, validateSecretName } from '../lib/names';
 import { dryRunNote } from '../lib/print';
-import { findStuckPods, planSync, readSyncState, restartStuckPods, type SyncRequest } from '../lib/sync';
+import { findStuckPods, listPendingPods, planSync, readSyncState, restartStuckPods, type SyncRequest } from '../lib/sync';
 import { WEBHOOK_CONFIGURATION_NAME, removeWebhookConfiguration, webhookExcludedNamespaces, type WebhookOptions } from '../lib/webhook';
 import { managerFlags, managerOptionsFrom, type ManagerArgs } from './controller-flags';
 import { connectOptionsFrom, withDryRun, withOutput, type ConnectionArgs, type DryRunArgs } from './flags';
@@ -166,6 +166,9 @@ export async function handler(args: SyncArgs): Promise<void> {
   const onSignal = () => interrupt.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // Read beside the sync's own reads and writes (see listPendingPods), so that it adds no time.
+  // Looking for stuck pods is a courtesy: its failure must not hide the outcome of the sync.
+  const pendingPods = dryRun === 'none' ? listPendingPods(connection).then((pods) => ({ pods }), (error: unknown) => ({ error })) : undefined;
   try {
     const state = await readSyncState(connection, request);
     const changes = planSync(request, state);
@@ -185,12 +188,10 @@ export async function handler(args: SyncArgs): Promise<void> {
         process.stderr.write(`warning: admission webhook not checked: ${oneLine(error)}\n`);
       }
     }
-    if (dryRun === 'none' && !interrupt.signal.aborted) {
-      // Looking for stuck pods is a courtesy: its failure must not hide the outcome of the sync.
-      const stuck = await findStuckPods(connection, request, state).catch((error: unknown) => {
-        process.stderr.write(`warning: pods stuck in ImagePullBackOff not checked: ${oneLine(error)}\n`);
-        return [];
-      });
+    if (pendingPods && !interrupt.signal.aborted) {
+      const pods = await pendingPods;
+      if ('error' in pods) process.stderr.write(`warning: pods stuck in ImagePullBackOff not checked: ${oneLine(pods.error)}\n`);
+      const stuck = 'error' in pods ? [] : findStuckPods(request, state, pods.pods);
       if (args['restart-pending']) {
         const restarted = await restartStuckPods(connection, stuck);
         for (const line of restarted) process.stdout.write(`${line}\n`);

@@ -325,16 +325,24 @@ export interface StuckPod {
 const PULL_FAILURES = new Set(['ImagePullBackOff', 'ErrImagePull']);
 
 /**
- * Pods got their ServiceAccount's pull secrets when they were created: those created before the
- * secret was attached stay in ImagePullBackOff. Finds them (one LIST of pending pods) among the
- * selected namespaces, for the images the synced sources cover.
+ * The pods that may be stuck: one LIST of the pending ones. Pods got their ServiceAccount's pull
+ * secrets when they were created, so what a sync writes cannot change which are stuck: the LIST
+ * can run while the sync reads and writes.
  */
-export async function findStuckPods(connection: Connection, request: SyncRequest, state: SyncState): Promise<StuckPod[]> {
+export function listPendingPods(connection: Connection): Promise<V1Pod[]> {
+  return listObjects<V1Pod>(connection, 'pods', { fieldSelector: 'status.phase=Pending' });
+}
+
+/**
+ * Of the pending pods, those stuck in ImagePullBackOff for an image that a synced source covers
+ * and that they do not already reference, in the selected namespaces: created before the secret
+ * was attached, they stay stuck until re-created.
+ */
+export function findStuckPods(request: SyncRequest, state: SyncState, pods: V1Pod[]): StuckPod[] {
   const sources = selectSources(request, state.managed);
   const selected = new Set(
     state.namespaces.filter((ns) => namespaceSelected(ns, request.namespaces, state.labelSelected)).map((ns) => ns.metadata!.name!),
   );
-  const pods = await listObjects<V1Pod>(connection, 'pods', { fieldSelector: 'status.phase=Pending' });
   const stuck: StuckPod[] = [];
   for (const pod of pods) {
     if (!selected.has(pod.metadata!.namespace!)) continue;

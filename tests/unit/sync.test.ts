@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL } from '../../lib/cluster';
 import { contentHash } from '../../lib/dockerconfig';
 import { UsageError } from '../../lib/errors';
@@ -9,6 +9,7 @@ import type { Change } from '../../lib/plan';
 import {
   SOURCE_ANNOTATION,
   SYNC_OPT_OUT_ANNOTATION,
+  findStuckPods,
   namespaceSelected,
   planSync,
   selectSources,
@@ -234,6 +235,34 @@ describe('controller manifests', () => {
         'sync', 'regcred', '--namespace', 'home', '--selector', 'team=a', '--exclude', 'kube-*', '--service-accounts', 'default', '--concurrency', '8', '--watch',
         '--leader-elect', '--metrics-bind-address', ':8080', '--health-probe-bind-address', ':8081',
       ],
+    );
+  });
+});
+
+describe('findStuckPods', () => {
+  const pod = (namespace: string, name: string, image: string, reason: string, pullSecrets: string[] = [], init = false): V1Pod => {
+    const statuses = [{ name: 'c', image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason } } }];
+    return {
+      metadata: { namespace, name },
+      spec: { containers: [{ name: 'c', image }], imagePullSecrets: pullSecrets.map((n) => ({ name: n })) },
+      status: { phase: 'Pending', ...(init ? { initContainerStatuses: statuses } : { containerStatuses: statuses }) },
+    };
+  };
+
+  test('pods that cannot pull an image the source covers, in selected namespaces, without the secret already', () => {
+    const pods = [
+      pod('a', 'stuck', 'registry.example/app:1', 'ImagePullBackOff'),
+      pod('b', 'init-stuck', 'registry.example/tools/init:2', 'ErrImagePull', [], true),
+      pod('a', 'other-registry', 'other.example/app:1', 'ImagePullBackOff'),
+      pod('a', 'creating', 'registry.example/app:1', 'ContainerCreating'),
+      pod('b', 'has-it', 'registry.example/app:1', 'ImagePullBackOff', ['regcred']),
+      pod('c', 'not-selected', 'registry.example/app:1', 'ImagePullBackOff'),
+      pod('a', 'bad-image', 'registry.example/UPPER:1', 'ImagePullBackOff'),
+    ];
+    const stuck = findStuckPods(request({ namespaces: { exclude: ['c'] } }), state({ namespaces: [ns('home'), ns('a'), ns('b'), ns('c')] }), pods);
+    assert.deepEqual(
+      stuck.map((s) => `${s.pod.metadata!.namespace}/${s.pod.metadata!.name} ${s.image} ${s.secret}`),
+      ['a/stuck registry.example/app:1 regcred', 'b/init-stuck registry.example/tools/init:2 regcred'],
     );
   });
 });
