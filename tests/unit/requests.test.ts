@@ -101,6 +101,68 @@ describe('requests made without client-node', () => {
   });
 });
 
+describe('TLS as the kubeconfig says', () => {
+  // The server's certificate names only kubernetes.internal, not the address dialled; it asks
+  // for a client certificate and records the one it gets.
+  const serverCa = generateCa('kps-test-server-ca');
+  const serving = issueServingCertificate(serverCa, ['kubernetes.internal']);
+  const client = issueServingCertificate(generateCa('kps-test-client-ca'), ['kps-test-client']);
+  const clients: (string | undefined)[] = [];
+  const tlsServer = https.createServer({ cert: serving.cert, key: serving.key, requestCert: true, rejectUnauthorized: false }, (request, response) => {
+    clients.push((request.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN);
+    response.writeHead(200, { 'Content-Type': 'application/json' }).end('{"kind":"NamespaceList","items":[]}');
+  });
+  let port = 0;
+  before(async () => {
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+    port = (tlsServer.address() as AddressInfo).port;
+  });
+  after(() => {
+    tlsServer.closeAllConnections();
+    tlsServer.close();
+  });
+  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+  const connectWith = (clusterFields: string[], withClientCertificate = true) => {
+    const file = path.join(root, `tls-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(file, [
+      'current-context: ctx',
+      'contexts: [{name: ctx, context: {cluster: c, user: u}}]',
+      'clusters:',
+      '- name: c',
+      '  cluster:',
+      `    server: https://127.0.0.1:${port}`,
+      ...clusterFields.map((line) => `    ${line}`),
+      'users:',
+      '- name: u',
+      '  user:',
+      ...(withClientCertificate ? [`    client-certificate-data: ${b64(client.cert)}`, `    client-key-data: ${b64(client.key)}`] : ['    {}']),
+    ].join('\n'));
+    return connect({ kubeconfig: file }, { env: {}, home: root, serviceAccountDir: path.join(root, 'none') });
+  };
+  const failure = (promise: Promise<unknown>) => promise.then(() => 'no error', (error: { code?: string }) => String(error.code));
+
+  test('the CA and tls-server-name verify the server; the client certificate is presented on every request', async () => {
+    const connection = connectWith([`certificate-authority-data: ${b64(serverCa.cert)}`, 'tls-server-name: kubernetes.internal']);
+    clients.length = 0;
+    await Promise.all([1, 2, 3].map(() => requestJson(connection, { path: '/api/v1/namespaces' })));
+    assert.deepEqual(clients, ['kps-test-client', 'kps-test-client', 'kps-test-client']);
+  });
+
+  test('without tls-server-name the name does not match; with another CA the chain does not', async () => {
+    assert.equal(await failure(requestJson(connectWith([`certificate-authority-data: ${b64(serverCa.cert)}`]), { path: '/api/v1/namespaces' })), 'ERR_TLS_CERT_ALTNAME_INVALID');
+    const other = generateCa('kps-test-other-ca');
+    const refused = await failure(requestJson(connectWith([`certificate-authority-data: ${b64(other.cert)}`, 'tls-server-name: kubernetes.internal']), { path: '/api/v1/namespaces' }));
+    assert.match(refused, /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+  });
+
+  test('insecure-skip-tls-verify accepts any server; no client certificate is sent when none is configured', async () => {
+    clients.length = 0;
+    await requestJson(connectWith(['insecure-skip-tls-verify: true'], false), { path: '/api/v1/namespaces' });
+    await requestJson(connectWith(['insecure-skip-tls-verify: true']), { path: '/api/v1/namespaces' });
+    assert.deepEqual(clients, [undefined, 'kps-test-client']);
+  });
+});
+
 describe('in a pod (the service account\'s files)', () => {
   test('the server is verified with ca.crt, and the token file is read again for each request (it rotates)', async () => {
     const ca = generateCa('kps-test-ca');
