@@ -109,7 +109,8 @@ describe('TLS as the kubeconfig says', () => {
   const client = issueServingCertificate(generateCa('kps-test-client-ca'), ['kps-test-client']);
   const clients: (string | undefined)[] = [];
   const tlsServer = https.createServer({ cert: serving.cert, key: serving.key, requestCert: true, rejectUnauthorized: false }, (request, response) => {
-    clients.push((request.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN);
+    const name = (request.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN;
+    clients.push(Array.isArray(name) ? name.join(',') : name);
     response.writeHead(200, { 'Content-Type': 'application/json' }).end('{"kind":"NamespaceList","items":[]}');
   });
   let port = 0;
