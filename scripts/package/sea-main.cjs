@@ -18,23 +18,25 @@ const BUNDLE_ASSET = 'kubectl-pullsecret.js';
 const CODE_CACHE_ASSET = 'kubectl-pullsecret.code-cache';
 
 /**
- * The bundle as a function of CommonJS's five parameters (its shebang line left empty). The
- * script's name is recorded in the cache, so it is the same wherever the cache is made.
+ * The bundle, already a function of CommonJS's five parameters and ASCII (bundleScript in
+ * executables.ts): read as Latin-1, a plain copy of its bytes, with no UTF-8 decoding and no
+ * wrapping at start. The script's name is recorded in the cache, so it is the same wherever the
+ * cache is made.
  */
 function compile(source, cachedData) {
-  const body = source.replace(/^#!.*/, '');
-  return new Script(`(function (exports, require, module, __filename, __dirname) {${body}\n})`, { filename: BUNDLE_ASSET, cachedData });
+  return new Script(source, { filename: BUNDLE_ASSET, cachedData });
 }
 
 const sea = require('node:sea');
 if (sea.isSea()) {
   let cachedData;
   try {
-    cachedData = new Uint8Array(sea.getAsset(CODE_CACHE_ASSET));
+    cachedData = new Uint8Array(sea.getRawAsset(CODE_CACHE_ASSET));
   } catch {
     // This platform's executable carries no cache.
   }
-  const script = compile(sea.getAsset(BUNDLE_ASSET, 'utf8'), cachedData);
+  // getRawAsset: the bytes where the executable holds them, not a copy (V8 only reads them).
+  const script = compile(Buffer.from(sea.getRawAsset(BUNDLE_ASSET)).toString('latin1'), cachedData);
   // For the release tests: a rejected cache costs only speed, so nothing else would notice.
   if (process.env.KPS_TEST_REPORT_CODE_CACHE) {
     process.stderr.write(`code cache: ${cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
@@ -45,7 +47,7 @@ if (sea.isSea()) {
   const bundle = process.env.KPS_BUNDLE;
   const cacheFile = process.env.KPS_WRITE_CODE_CACHE;
   if (!bundle || !cacheFile) throw new Error('run as a SEA, or at build time with KPS_BUNDLE and KPS_WRITE_CODE_CACHE set');
-  const script = compile(fs.readFileSync(bundle, 'utf8'), undefined);
+  const script = compile(fs.readFileSync(bundle, 'latin1'), undefined);
   process.on('exit', () => fs.writeFileSync(cacheFile, script.createCachedData()));
   script.runInThisContext()(exports, require, module, bundle, require('node:path').dirname(bundle));
 }
