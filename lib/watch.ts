@@ -132,7 +132,11 @@ function trimmers(strings: StringTable) {
     metadata: { name: strings.of(metadata.name), namespace: strings.of(metadata.namespace), resourceVersion: metadata.resourceVersion },
     imagePullSecrets: imagePullSecrets?.map((entry) => strings.reference(entry)),
   });
-  /** Our own secrets: their labels and annotations are kept whole, as an update writes them back. */
+  /**
+   * Our own secrets: an update (a PUT) writes back what is kept, so their labels and annotations
+   * are kept whole, and the owner references and finalizers others may have set (else the PUT
+   * would take them off).
+   */
   const secret = ({ apiVersion, kind, metadata = {}, type, data }: V1Secret): V1Secret => ({
     apiVersion: strings.of(apiVersion),
     kind: strings.of(kind),
@@ -142,6 +146,8 @@ function trimmers(strings: StringTable) {
       resourceVersion: metadata.resourceVersion,
       labels: strings.record(metadata.labels),
       annotations: strings.record(metadata.annotations),
+      ownerReferences: metadata.ownerReferences,
+      finalizers: metadata.finalizers,
       deletionTimestamp: metadata.deletionTimestamp,
     },
     type: strings.of(type),

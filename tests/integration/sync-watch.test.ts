@@ -8,7 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import {
   AuthorizationV1Api,
   KubeConfig,
+  PatchStrategy,
   loadAllYaml,
+  setHeaderOptions,
   type V1ClusterRole,
   type V1ClusterRoleBinding,
   type V1Role,
@@ -65,6 +67,8 @@ function assertNoPassword(text: string, what: string) {
   }
 }
 
+
+const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 const addSource = (name: string, home: string, password = newPassword(), extra: string[] = []) => addLoginSource(name, home, REGISTRY, password, extra);
 
@@ -179,9 +183,18 @@ describe('sync --watch', () => {
 
     const edited = (await readSecret(m, name))!;
     const tampered = Buffer.from(JSON.stringify({ auths: { [REGISTRY]: { auth: Buffer.from('evil:edit').toString('base64') } } })).toString('base64');
-    await admin.core.replaceNamespacedSecret({ name, namespace: m, body: { ...edited, data: { '.dockerconfigjson': tampered } } });
+    // What others may have set on the copy stays: an owner (a real object, or the garbage
+    // collector would delete the copy) and a finalizer.
+    const owner = (await readServiceAccount(m, 'builder'))!;
+    const ownerReferences = [{ apiVersion: 'v1', kind: 'ServiceAccount', name: 'builder', uid: owner.metadata!.uid! }];
+    const finalizers = ['kubectl-pullsecret.test/keep'];
+    await admin.core.replaceNamespacedSecret({ name, namespace: m, body: { ...edited, metadata: { ...edited.metadata, ownerReferences, finalizers }, data: { '.dockerconfigjson': tampered } } });
     await waitFor(`the edited copy in ${m} to be repaired`, () => hasCopy(m, source), 5_000);
-    assert.equal((await readSecret(m, name))!.metadata?.uid, edited.metadata?.uid, 'the edited copy was re-created instead of repaired in place');
+    const repaired = (await readSecret(m, name))!;
+    assert.equal(repaired.metadata?.uid, edited.metadata?.uid, 'the edited copy was re-created instead of repaired in place');
+    assert.deepEqual(JSON.parse(JSON.stringify(repaired.metadata?.ownerReferences ?? null)), ownerReferences, 'the repair took off an owner reference set by someone else');
+    assert.deepEqual(repaired.metadata?.finalizers, finalizers, 'the repair took off a finalizer set by someone else');
+    await admin.core.patchNamespacedSecret({ name, namespace: m, body: [{ op: 'remove', path: '/metadata/finalizers' }] }, jsonPatch);
 
     await setPullSecrets(m, 'builder', ['keep-me']);
     await waitFor(`${m}/builder to carry ${name} again`, () => references(m, 'builder', name), 5_000);
