@@ -248,7 +248,7 @@ try {
   const cold = pairs.at(-1).sync;
   const coldRequests = pairs.at(-1).syncRequests;
   const floorRequests = pairs.at(-1).floorRequests;
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const median = (values) => percentile([...values].sort((a, b) => a - b), 50);
   const syncMs = median(pairs.map((p) => p.sync.ms));
   const floorMs = median(pairs.map((p) => p.floorMs));
   const ratios = pairs.map((p) => p.sync.ms / p.floorMs);
