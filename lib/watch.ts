@@ -55,6 +55,20 @@ function splitKey(key: string): { namespace?: string; name: string } {
   return slash === -1 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
+/**
+ * How long the API server keeps one WATCH open: 5 to 10 minutes, at random, as client-go's
+ * reflectors ask. Left to the server, it is its --min-request-timeout (30 minutes by default)
+ * times 1 to 2. A watch that ends is resumed from its resourceVersion, with no re-list, so an
+ * end costs one request; it bounds how long a connection that stopped delivering without
+ * breaking (held open by something in between) goes unnoticed, and keeps the resume path in use
+ * rather than first run after an hour. KPS_TEST_WATCH_TIMEOUT_SECONDS: the tests' seconds.
+ */
+function watchTimeoutSeconds(): number {
+  const forTests = Number(process.env.KPS_TEST_WATCH_TIMEOUT_SECONDS);
+  if (Number.isInteger(forTests) && forTests > 0) return forTests;
+  return Math.floor(300 * (1 + Math.random()));
+}
+
 /** Whether a's resourceVersion is older than b's (they are etcd revisions in practice). */
 function older(a: KubernetesObject, b: KubernetesObject): boolean {
   const [x, y] = [a.metadata?.resourceVersion, b.metadata?.resourceVersion];
@@ -274,7 +288,7 @@ class Reflector<T extends KubernetesObject> {
     let gone = false;
     const watcher = new AbortController();
     this.watcher = watcher;
-    const query = { watch: 'true', resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', labelSelector: this.labelSelector };
+    const query = { watch: 'true', resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', labelSelector: this.labelSelector, timeoutSeconds: watchTimeoutSeconds() };
     requestLines(this.connection, { path: resourcePath(this.resource), query }, (line) => {
       const { type, object } = JSON.parse(line) as WatchEvent<T>;
       if (type === 'ERROR') {

@@ -167,6 +167,41 @@ describe('sync --watch operations', () => {
     }
   });
 
+  test('watches the API server ends are resumed from their resourceVersion: no change missed, nothing re-listed', async () => {
+    // Every WATCH ends after 1 s here (KPS_TEST_WATCH_TIMEOUT_SECONDS), where the controller asks
+    // for 5 to 10 minutes: the resume path runs several times in the test instead of once in minutes.
+    const labels = { 'kps-controller': unique('resume') };
+    const name = unique('resume');
+    const home = await namespace('resume-home');
+    await addLoginSource(name, home, REGISTRY, password(), ['--no-attach']);
+    const controller = startPlugin(['sync', name, '-n', home, '-l', `kps-controller=${labels['kps-controller']}`, '--watch'], {
+      env: { KPS_TEST_WATCH_TIMEOUT_SECONDS: '1' },
+    });
+    try {
+      await controller.waitForLine(/ watching .* for changes$/, 20_000);
+      const { metrics } = await portsOf(controller);
+      // One namespace every 400 ms for about 3 s: some are made while a watch is being resumed.
+      const targets: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        targets.push(await namespace('resume', labels));
+        await sleep(400);
+      }
+      for (const target of targets) {
+        await waitFor(`the copy and its attachment in ${target}`, async () => (await readSecret(target, name)) !== undefined && (await references(target, 'default', name)), 15_000);
+      }
+      const scrape = (await get(metrics, '/metrics')).body;
+      for (const resource of ['namespaces', 'serviceaccounts', 'secrets']) {
+        const restarts = metricValue(scrape, `kubectl_pullsecret_watch_restarts_total{resource="${resource}"}`) ?? 0;
+        assert.ok(restarts >= 2, `the ${resource} watch was started again ${restarts} times: the API server did not end it after the second asked for`);
+      }
+      assert.doesNotMatch(controller.lines.join('\n'), /re-listed|lost \(/, 'a watch was re-listed or failed instead of resumed');
+      assert.equal(controller.stderr(), '');
+    } finally {
+      await controller.stop('SIGKILL');
+      await removeEverywhere(name);
+    }
+  });
+
   test('a probe port already taken is a one-line error and exit 1, not a stack trace', async () => {
     const port = await freePort();
     const blocker = startPlugin(['sync', '--all', '--namespaces', 'default', '--watch', '--health-probe-bind-address', `127.0.0.1:${port}`]);
