@@ -59,9 +59,9 @@ function splitKey(key: string): { namespace?: string; name: string } {
  * How long the API server keeps one WATCH open: 5 to 10 minutes, at random, as client-go's
  * reflectors ask. Left to the server, it is its --min-request-timeout (30 minutes by default)
  * times 1 to 2. A watch that ends is resumed from its resourceVersion, with no re-list, so an
- * end costs one request; it bounds how long a connection that stopped delivering without
- * breaking (held open by something in between) goes unnoticed, and keeps the resume path in use
- * rather than first run after an hour. KPS_TEST_WATCH_TIMEOUT_SECONDS: the tests' seconds.
+ * end costs one request. Ending them regularly lets a load balancer move them between API
+ * servers, and keeps the resume path in use rather than first run after half an hour or more.
+ * KPS_TEST_WATCH_TIMEOUT_SECONDS: the tests' seconds.
  */
 function watchTimeoutSeconds(): number {
   const forTests = Number(process.env.KPS_TEST_WATCH_TIMEOUT_SECONDS);
