@@ -49,9 +49,15 @@ export function parseRequestTimeout(value: string | undefined): number | undefin
 
 const TLS_OPTION_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
 
+/**
+ * Checked for every request. Kubeconfig data is decoded once (fileOrData), so the same Buffer
+ * comes back each time: identity answers first, byte comparison only for files read again.
+ */
 function sameTlsOptions(a: https.AgentOptions, b: https.AgentOptions): boolean {
   return TLS_OPTION_KEYS.every((key) => {
-    const [x, y] = [a[key], b[key]];
+    const x = a[key];
+    const y = b[key];
+    if (x === y) return true;
     return Buffer.isBuffer(x) && Buffer.isBuffer(y) ? x.equals(y) : JSON.stringify(x) === JSON.stringify(y);
   });
 }
