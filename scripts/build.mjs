@@ -1,19 +1,23 @@
 // Bundles the plugin into one executable CommonJS file, dist/kubectl-pullsecret: no
 // node_modules at run time, the same file serves `kubectl pullsecret` and the packaging step.
+// It is built in two parts, the plugin's code and the large libraries only some commands use,
+// joined as scripts/bundle-layout.mjs says (and why).
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LIBRARIES_LOADER, joinBundle } from './bundle-layout.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const outfile = path.join(root, 'dist', 'kubectl-pullsecret');
 const stub = path.join(root, 'scripts', 'stubs', 'missing-optional.cjs');
 
-const started = Date.now();
-const result = await build({
-  entryPoints: [path.join(root, 'cmd', 'main.ts')],
-  outfile,
+/** The packages in the libraries' part: large, and used by neither list, --version nor completion. */
+const LIBRARIES = ['@kubernetes/client-node', 'node-forge', 'prom-client'];
+
+/** What both parts are built with. */
+const common = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -22,9 +26,7 @@ const result = await build({
   sourcemap: false,
   legalComments: 'none',
   logLevel: 'warning',
-  // yargs (ESM) calls createRequire(import.meta.url), which is empty in CommonJS output.
-  banner: { js: "#!/usr/bin/env node\nconst __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  define: { __PLUGIN_VERSION__: JSON.stringify(`v${version}`), 'import.meta.url': '__importMetaUrl' },
+  write: false,
   alias: {
     bufferutil: stub,
     'utf-8-validate': stub,
@@ -37,10 +39,77 @@ const result = await build({
     // yargs' package.json lookup from the current directory (see the stub).
     'escalade/sync': path.join(root, 'scripts', 'stubs', 'find-up-nothing.cjs'),
   },
-  metafile: true,
-});
+};
+
+/** In the plugin's part, each of LIBRARIES is a module that takes it from the libraries' part. */
+const librariesOnFirstUse = {
+  name: 'libraries-on-first-use',
+  setup(plugin) {
+    const names = new Set(LIBRARIES);
+    plugin.onResolve({ filter: /^[@a-z]/ }, (args) => (names.has(args.path) ? { path: args.path, namespace: 'library' } : undefined));
+    plugin.onLoad({ filter: /.*/, namespace: 'library' }, (args) => ({
+      contents: `module.exports = ${LIBRARIES_LOADER}()[${JSON.stringify(args.path)}];`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The libraries' part: each of LIBRARIES under its own name. Of the Kubernetes client only the
+ * names the plugin imports are kept (an ES import lets esbuild leave the rest out: 2 MB of the
+ * client's 4), so they are read off the sources; the others are CommonJS, kept whole as before.
+ */
+function librariesEntry() {
+  const sources = ['cmd', 'lib'].flatMap((dir) => readdirSync(path.join(root, dir), { recursive: true, withFileTypes: true }))
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .map((entry) => readFileSync(path.join(entry.parentPath, entry.name), 'utf8'));
+  const names = new Set();
+  for (const source of sources) {
+    for (const [statement, clause] of source.matchAll(/^import\s+(?!type\s)([^;]*?)\s+from\s+'@kubernetes\/client-node';/gms)) {
+      const specifiers = /^\{([^}]*)\}$/.exec(clause.trim());
+      if (!specifiers) throw new Error(`only named imports of @kubernetes/client-node can be bundled on first use, not: ${statement}`);
+      for (const specifier of specifiers[1].split(',').map((s) => s.trim()).filter(Boolean)) {
+        if (!specifier.startsWith('type ')) names.add(specifier.split(/\s+as\s+/)[0]);
+      }
+    }
+  }
+  const client = [...names].sort().join(', ');
+  // One line per name of LIBRARIES.
+  return [
+    `import { ${client} } from '@kubernetes/client-node';`,
+    `import forge from 'node-forge';`,
+    `import * as promClient from 'prom-client';`,
+    `const client = { ${client} };`,
+    `export { client as '@kubernetes/client-node', forge as 'node-forge', promClient as 'prom-client' };`,
+  ].join('\n');
+}
+
+const started = Date.now();
+const [plugin, libraries] = await Promise.all([
+  build({
+    ...common,
+    entryPoints: [path.join(root, 'cmd', 'main.ts')],
+    outfile,
+    // yargs (ESM) calls createRequire(import.meta.url), which is empty in CommonJS output.
+    banner: { js: "#!/usr/bin/env node\nconst __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    define: { __PLUGIN_VERSION__: JSON.stringify(`v${version}`), 'import.meta.url': '__importMetaUrl' },
+    plugins: [librariesOnFirstUse],
+  }),
+  build({
+    ...common,
+    stdin: {
+      contents: librariesEntry(),
+      resolveDir: root,
+      sourcefile: 'libraries.cjs',
+      loader: 'js',
+    },
+    outfile: path.join(root, 'dist', 'libraries.js'),
+  }),
+]);
+const text = (result) => result.outputFiles[0].text;
+writeFileSync(outfile, joinBundle(text(plugin), text(libraries)));
 chmodSync(outfile, 0o755);
 // The repo is an ES module package; the bundle is CommonJS (what single-executable builds need).
 writeFileSync(path.join(root, 'dist', 'package.json'), '{"type": "commonjs"}\n');
-const bytes = result.metafile.outputs[path.relative(process.cwd(), outfile)]?.bytes ?? readFileSync(outfile).length;
-console.log(`built ${path.relative(root, outfile)} (${(bytes / 1e6).toFixed(1)} MB) in ${Date.now() - started} ms`);
+const megabytes = (result) => (text(result).length / 1e6).toFixed(1);
+console.log(`built ${path.relative(root, outfile)} (${megabytes(plugin)} MB of the plugin, ${megabytes(libraries)} MB of libraries) in ${Date.now() - started} ms`);

@@ -4,10 +4,11 @@
 // - Linux: strip the base first (stripping after injecting damages the blob's note).
 // - macOS: the Developer ID signature is removed before and an ad-hoc one added after (macho.ts).
 // - Windows: the Authenticode signature is removed before (injection would leave it corrupt).
-import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LIBRARIES_LOADER, splitBundle } from '../bundle-layout.mjs';
 import { exec, spawnCollect } from './exec';
 import { removeSignature, signAdHoc } from './macho';
 import { targetId, type Target } from './targets';
@@ -23,9 +24,16 @@ export const SIGNING_IDENTIFIER = 'kubectl-pullsecret';
 const postjectCli = createRequire(import.meta.url).resolve('postject/dist/cli.js');
 
 const seaMain = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sea-main.cjs');
-/** Asset keys, as sea-main.cjs reads them. */
-const BUNDLE_ASSET = 'kubectl-pullsecret.js';
-const CODE_CACHE_ASSET = 'kubectl-pullsecret.code-cache';
+/**
+ * The blob's assets, as sea-main.cjs reads them: the bundle's two parts (scripts/bundle-layout.mjs),
+ * each with its code cache where the blob is a target's own.
+ */
+const ASSETS = {
+  plugin: 'kubectl-pullsecret.js',
+  pluginCache: 'kubectl-pullsecret.code-cache',
+  libraries: 'libraries.js',
+  librariesCache: 'libraries.code-cache',
+} as const;
 
 /** A kubeconfig whose server refuses connections: the warm-up runs `list` to its error, offline. */
 const WARM_UP_KUBECONFIG = `apiVersion: v1
@@ -59,54 +67,66 @@ export function nodeRunner(target: Target, base: string, host: Target): NodeRunn
 }
 
 /**
- * V8's code cache of the bundle after a warm-up run of `list -n default` (argv parsing, the verb,
- * the kubeconfig, the requests and the error path), made by the target's own Node binary through
- * sea-main.cjs, so that it is exactly what the executable compiles. V8's random seed is fixed so
- * the cache, and the archive holding it, come out the same on every build.
+ * V8's code caches of the bundle's two parts after a warm-up run of `list -n default` (argv
+ * parsing, the verb, the kubeconfig, the requests and the error path), the libraries' taken once
+ * they are loaded at its end, made by the target's own Node binary through sea-main.cjs, so that
+ * they are exactly what the executable compiles. V8's random seed is fixed so the caches, and the
+ * archive holding them, come out the same on every build. `assetsDir` holds the scripts; the
+ * caches are written beside them.
  */
-async function warmCodeCache(runner: NodeRunner, bundle: string, cache: string, workDir: string): Promise<void> {
-  const kubeconfig = path.join(workDir, 'warm-up.kubeconfig');
+async function warmCodeCaches(runner: NodeRunner, assetsDir: string): Promise<void> {
+  const kubeconfig = path.join(assetsDir, 'warm-up.kubeconfig');
   writeFileSync(kubeconfig, WARM_UP_KUBECONFIG);
-  const env = { PATH: process.env.PATH, HOME: workDir, KUBECONFIG: kubeconfig, KPS_BUNDLE: bundle, KPS_WRITE_CODE_CACHE: cache };
-  // It ends with "cannot reach the API server" (exit 1), as intended; only the cache matters.
-  const run = await spawnCollect(runner.command, [...runner.args, '--random-seed=1', seaMain, 'list', '-n', 'default'], { env, cwd: workDir });
-  if (!existsSync(cache)) throw new Error(`the warm-up run wrote no code cache (${runner.command} exited ${run.code}): ${run.stderr.trim()}`);
+  const env = { PATH: process.env.PATH, HOME: assetsDir, KUBECONFIG: kubeconfig, KPS_SEA_ASSETS: assetsDir };
+  // It ends with "cannot reach the API server" (exit 1), as intended; only the caches matter.
+  const run = await spawnCollect(runner.command, [...runner.args, '--random-seed=1', seaMain, 'list', '-n', 'default'], { env, cwd: assetsDir });
+  for (const cache of [ASSETS.pluginCache, ASSETS.librariesCache]) {
+    if (!existsSync(path.join(assetsDir, cache))) throw new Error(`the warm-up run wrote no ${cache} (${runner.command} exited ${run.code}): ${run.stderr.trim()}`);
+  }
 }
 
 /**
- * The bundle as the executable compiles it: a function of CommonJS's five parameters, its shebang
- * line left out. sea-main.cjs reads it as Latin-1, a plain copy of its bytes, so it must be
- * ASCII (esbuild's default charset): decoding it as UTF-8 and wrapping it at every start made
- * two more copies of 2.5 MB and cost several milliseconds.
+ * The bundle's two parts as the executable compiles them, each a function of CommonJS's five
+ * parameters; the plugin's takes the libraries' loader as a sixth, and its shebang line is left
+ * out. sea-main.cjs reads them as Latin-1, a plain copy of their bytes, so they must be ASCII
+ * (esbuild's default charset): decoding the bundle as UTF-8 and wrapping it at every start made
+ * two more copies of it and cost several milliseconds.
  */
-export function bundleScript(bundle: string): string {
-  const body = bundle.replace(/^#!.*/, '');
-  const offending = /[^\x00-\x7f]/.exec(body);
+export function bundleScripts(bundle: string): { plugin: string; libraries: string } {
+  const offending = /[^\x00-\x7f]/.exec(bundle);
   if (offending) throw new Error(`the bundle is not ASCII (U+${offending[0].codePointAt(0)!.toString(16).toUpperCase()} at offset ${offending.index}): build it with esbuild's default charset`);
-  return `(function (exports, require, module, __filename, __dirname) {${body}\n})`;
+  const { plugin, libraries } = splitBundle(bundle);
+  return {
+    plugin: `(function (exports, require, module, __filename, __dirname, ${LIBRARIES_LOADER}) {${plugin.replace(/^#!.*/, '')}\n})`,
+    libraries: `(function (exports, require, module, __filename, __dirname) {${libraries}\n})`,
+  };
 }
 
 /**
  * Generates the blob `<name>.blob` with `generator`, a Node binary of exactly the bases' version.
- * Its main script is sea-main.cjs, which runs the bundle from an asset. Given the runner of a
- * target's Node binary, a second asset holds the bundle's code cache made with it: valid only
- * for that target, so such a blob serves that target alone; without one, the blob is portable.
- * Node's own code cache and snapshot stay off (see sea-main.cjs for why its cache does not help).
+ * Its main script is sea-main.cjs, which runs the bundle from its assets. Given the runner of a
+ * target's Node binary, the blob also carries the code caches made with it: valid only for that
+ * target, so such a blob serves that target alone; without one, the blob is portable. Node's own
+ * code cache and snapshot stay off (see sea-main.cjs for why its cache does not help).
  */
 export async function makeBlob(generator: string, bundle: string, workDir: string, name: string, cacheRunner?: NodeRunner): Promise<string> {
   const blob = path.join(workDir, `${name}.blob`);
   const config = path.join(workDir, `${name}.json`);
   copyFileSync(seaMain, path.join(workDir, 'sea-main.cjs'));
-  const script = path.join(workDir, `${name}.js`);
-  writeFileSync(script, bundleScript(readFileSync(bundle, 'utf8')));
+  // The assets under their own names, in a directory of this blob's.
+  const assetsDir = path.join(workDir, name);
+  mkdirSync(assetsDir, { recursive: true });
+  const scripts = bundleScripts(readFileSync(bundle, 'utf8'));
+  writeFileSync(path.join(assetsDir, ASSETS.plugin), scripts.plugin);
+  writeFileSync(path.join(assetsDir, ASSETS.libraries), scripts.libraries);
+  const keys: string[] = [ASSETS.plugin, ASSETS.libraries];
+  if (cacheRunner) {
+    await warmCodeCaches(cacheRunner, assetsDir);
+    keys.push(ASSETS.pluginCache, ASSETS.librariesCache);
+  }
   // Relative paths: the blob records the main script's path as given, and a build directory in
   // it would differ between machines (and say where the release was built).
-  const assets: Record<string, string> = { [BUNDLE_ASSET]: path.basename(script) };
-  if (cacheRunner) {
-    const cache = path.join(workDir, `${name}.code-cache`);
-    await warmCodeCache(cacheRunner, script, cache, workDir);
-    assets[CODE_CACHE_ASSET] = path.basename(cache);
-  }
+  const assets = Object.fromEntries(keys.map((key) => [key, path.join(name, key)]));
   const settings = { main: 'sea-main.cjs', output: path.basename(blob), disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, assets };
   writeFileSync(config, `${JSON.stringify(settings, null, 2)}\n`);
   await exec(generator, ['--experimental-sea-config', config], { cwd: workDir });

@@ -65,6 +65,19 @@ describe('linux/amd64', () => {
     assert.equal(result.stderr, 'code cache: accepted\n');
   });
 
+  test('add loads the libraries part, with its code cache, and writes through the Kubernetes client', async () => {
+    const dir = await unpack('linux/amd64');
+    const copy = `${fixture.secret}-copy`;
+    const env = { KUBECONFIG: cluster.kubeconfig, KPS_TEST_REPORT_CODE_CACHE: '1' };
+    const args = ['add', copy, '-n', fixture.namespace, '--from-secret', `${fixture.namespace}/${fixture.secret}`, '--no-attach', '-o', 'name'];
+    const added = succeeded(await run(path.join(dir, 'kubectl-pullsecret'), args, { env }), 'add --from-secret');
+    assert.equal(added.stdout, `secret/${copy}\n`);
+    // The libraries are compiled only once a command needs them, and only then reported.
+    assert.equal(added.stderr, 'code cache: accepted\nlibraries code cache: accepted\n');
+    const read = succeeded(await run('kubectl', ['get', 'secret', copy, '-n', fixture.namespace, '-o', 'jsonpath={.type}'], { env: { ...process.env, KUBECONFIG: cluster.kubeconfig } }), 'kubectl get secret');
+    assert.equal(read.stdout, 'kubernetes.io/dockerconfigjson');
+  });
+
   test('kubectl completes verbs, namespaces and pull-secret names through the shipped helper', async () => {
     const dir = await unpack('linux/amd64');
     const kubectl = (await exec('sh', ['-c', 'command -v kubectl'])).stdout.toString('utf8').trim();
