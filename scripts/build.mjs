@@ -3,7 +3,7 @@
 // It is built in two parts, the plugin's code and the large libraries only some commands use,
 // joined as scripts/bundle-layout.mjs says (and why).
 import { build } from 'esbuild';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LIBRARIES_LOADER, joinBundle } from './bundle-layout.mjs';
@@ -107,6 +107,7 @@ const [plugin, libraries] = await Promise.all([
   }),
 ]);
 const text = (result) => result.outputFiles[0].text;
+mkdirSync(path.dirname(outfile), { recursive: true });
 writeFileSync(outfile, joinBundle(text(plugin), text(libraries)));
 chmodSync(outfile, 0o755);
 // The repo is an ES module package; the bundle is CommonJS (what single-executable builds need).
