@@ -13,9 +13,6 @@ const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'ut
 const outfile = path.join(root, 'dist', 'kubectl-pullsecret');
 const stub = path.join(root, 'scripts', 'stubs', 'missing-optional.cjs');
 
-/** The packages in the libraries' part: large, and used by neither list, --version nor completion. */
-const LIBRARIES = ['@kubernetes/client-node', 'node-forge', 'prom-client'];
-
 /** What both parts are built with. */
 const common = {
   bundle: true,
@@ -41,48 +38,58 @@ const common = {
   },
 };
 
+/**
+ * The names the plugin imports from the Kubernetes client, read off the sources: the libraries'
+ * part imports only those (an ES import lets esbuild leave the rest out: 2 MB of the client's 4).
+ */
+function clientNames() {
+  const names = new Set();
+  for (const dir of ['cmd', 'lib']) {
+    for (const entry of readdirSync(path.join(root, dir), { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+      const source = readFileSync(path.join(entry.parentPath, entry.name), 'utf8');
+      for (const [statement, clause] of source.matchAll(/^import\s+(?!type\s)([^;]*?)\s+from\s+'@kubernetes\/client-node';/gms)) {
+        const specifiers = /^\{([^}]*)\}$/.exec(clause.trim());
+        if (!specifiers) throw new Error(`only named imports of @kubernetes/client-node can be bundled on first use, not: ${statement}`);
+        for (const specifier of specifiers[1].split(',').map((s) => s.trim()).filter(Boolean)) {
+          if (!specifier.startsWith('type ')) names.add(specifier.split(/\s+as\s+/)[0]);
+        }
+      }
+    }
+  }
+  return [...names].sort();
+}
+
+/**
+ * The packages in the libraries' part (large, and used by neither list, --version nor
+ * completion), each with the ES import of it into `local` that its part's entry makes.
+ */
+const LIBRARIES = {
+  '@kubernetes/client-node': (local) => `import { ${clientNames().join(', ')} } from '@kubernetes/client-node';\nconst ${local} = { ${clientNames().join(', ')} };`,
+  'node-forge': (local) => `import ${local} from 'node-forge';`,
+  'prom-client': (local) => `import * as ${local} from 'prom-client';`,
+};
+
+/** The libraries' part's entry: each of LIBRARIES exported under its package name. */
+function librariesEntry() {
+  const entries = Object.entries(LIBRARIES).map(([name, importAs], i) => ({ name, local: `library${i}`, importAs }));
+  return [
+    ...entries.map(({ local, importAs }) => importAs(local)),
+    `export { ${entries.map(({ name, local }) => `${local} as ${JSON.stringify(name)}`).join(', ')} };`,
+  ].join('\n');
+}
+
 /** In the plugin's part, each of LIBRARIES is a module that takes it from the libraries' part. */
 const librariesOnFirstUse = {
   name: 'libraries-on-first-use',
   setup(plugin) {
-    const names = new Set(LIBRARIES);
-    plugin.onResolve({ filter: /^[@a-z]/ }, (args) => (names.has(args.path) ? { path: args.path, namespace: 'library' } : undefined));
+    plugin.onResolve({ filter: /^[@a-z]/ }, (args) => (Object.hasOwn(LIBRARIES, args.path) ? { path: args.path, namespace: 'library' } : undefined));
     plugin.onLoad({ filter: /.*/, namespace: 'library' }, (args) => ({
       contents: `module.exports = ${LIBRARIES_LOADER}()[${JSON.stringify(args.path)}];`,
       loader: 'js',
     }));
   },
 };
-
-/**
- * The libraries' part: each of LIBRARIES under its own name. Of the Kubernetes client only the
- * names the plugin imports are kept (an ES import lets esbuild leave the rest out: 2 MB of the
- * client's 4), so they are read off the sources; the others are CommonJS, kept whole as before.
- */
-function librariesEntry() {
-  const sources = ['cmd', 'lib'].flatMap((dir) => readdirSync(path.join(root, dir), { recursive: true, withFileTypes: true }))
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
-    .map((entry) => readFileSync(path.join(entry.parentPath, entry.name), 'utf8'));
-  const names = new Set();
-  for (const source of sources) {
-    for (const [statement, clause] of source.matchAll(/^import\s+(?!type\s)([^;]*?)\s+from\s+'@kubernetes\/client-node';/gms)) {
-      const specifiers = /^\{([^}]*)\}$/.exec(clause.trim());
-      if (!specifiers) throw new Error(`only named imports of @kubernetes/client-node can be bundled on first use, not: ${statement}`);
-      for (const specifier of specifiers[1].split(',').map((s) => s.trim()).filter(Boolean)) {
-        if (!specifier.startsWith('type ')) names.add(specifier.split(/\s+as\s+/)[0]);
-      }
-    }
-  }
-  const client = [...names].sort().join(', ');
-  // One line per name of LIBRARIES.
-  return [
-    `import { ${client} } from '@kubernetes/client-node';`,
-    `import forge from 'node-forge';`,
-    `import * as promClient from 'prom-client';`,
-    `const client = { ${client} };`,
-    `export { client as '@kubernetes/client-node', forge as 'node-forge', promClient as 'prom-client' };`,
-  ].join('\n');
-}
 
 const started = Date.now();
 const [plugin, libraries] = await Promise.all([
@@ -100,7 +107,7 @@ const [plugin, libraries] = await Promise.all([
     stdin: {
       contents: librariesEntry(),
       resolveDir: root,
-      sourcefile: 'libraries.cjs',
+      sourcefile: 'libraries.js',
       loader: 'js',
     },
     outfile: path.join(root, 'dist', 'libraries.js'),
