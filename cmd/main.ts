@@ -1,5 +1,6 @@
 // The kubectl-pullsecret entry point: a thin root that declares the verbs and the shared flags,
 // hands off to cmd/<verb>.ts, and turns every failure into one `error: ...` line and an exit code.
+import { writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { CliError, ExitCode, UsageError, oneLine } from '../lib/errors';
@@ -88,10 +89,6 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     await (await import('./complete')).complete(argv.slice(1), verbs);
     return ExitCode.ok;
   }
-  if (argv.includes('--version') && verbWord(argv) === undefined) {
-    process.stdout.write(`${pluginVersion}\n`);
-    return ExitCode.ok;
-  }
   const name = displayName(process.argv[1]);
   const { default: yargs } = await import('yargs');
   const parser = yargs(argv)
@@ -150,14 +147,48 @@ function exitWhenFlushed(code: number): void {
 // A reader that stops early (`| head`) closes the pipe: end quietly, as kubectl does (it dies of
 // SIGPIPE, which a shell reports as 141), instead of dying of an unhandled 'error' event.
 const SIGPIPE_EXIT = 141;
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(SIGPIPE_EXIT);
-    throw error;
-  });
+
+function endQuietlyOnClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(SIGPIPE_EXIT);
+      throw error;
+    });
+  }
 }
 
-main().then(exitWhenFlushed, (error: unknown) => {
-  process.stderr.write(`error: unexpected failure: ${oneLine(error)}\n`);
-  exitWhenFlushed(ExitCode.failed);
-});
+/** `--version` at the root (after a verb, it is an unknown argument). */
+const asksForVersion = (argv: string[]) => argv.includes('--version') && verbWord(argv) === undefined;
+
+/**
+ * Answers `--version` before anything else is loaded or made, scripts call it and expect it to be
+ * quick: even process.stdout and process.stderr are left alone, streams that take several
+ * milliseconds to set up (a pipe's is a net.Socket), more than the rest of the answer. The line
+ * goes straight to the file descriptor.
+ */
+function printVersion(): void {
+  try {
+    writeSync(1, `${pluginVersion}\n`);
+    process.exitCode = ExitCode.ok;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE') process.exitCode = SIGPIPE_EXIT;
+    // A non-blocking pipe that is full: the stream waits for room, as it does for any output.
+    else if (code === 'EAGAIN') process.stdout.write(`${pluginVersion}\n`);
+    else {
+      process.stderr.write(`error: cannot write to stdout: ${oneLine(error)}\n`);
+      process.exitCode = ExitCode.failed;
+    }
+  }
+}
+
+const argv = process.argv.slice(2);
+if (asksForVersion(argv)) {
+  printVersion();
+} else {
+  endQuietlyOnClosedPipes();
+  main(argv).then(exitWhenFlushed, (error: unknown) => {
+    process.stderr.write(`error: unexpected failure: ${oneLine(error)}\n`);
+    exitWhenFlushed(ExitCode.failed);
+  });
+}
