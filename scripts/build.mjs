@@ -65,7 +65,10 @@ function clientNames() {
  * completion), each with the ES import of it into `local` that its part's entry makes.
  */
 const LIBRARIES = {
-  '@kubernetes/client-node': (local) => `import { ${clientNames().join(', ')} } from '@kubernetes/client-node';\nconst ${local} = { ${clientNames().join(', ')} };`,
+  '@kubernetes/client-node': (local) => {
+    const names = clientNames().join(', ');
+    return `import { ${names} } from '@kubernetes/client-node';\nconst ${local} = { ${names} };`;
+  },
   'node-forge': (local) => `import ${local} from 'node-forge';`,
   'prom-client': (local) => `import * as ${local} from 'prom-client';`,
 };
@@ -110,7 +113,6 @@ const [plugin, libraries] = await Promise.all([
       sourcefile: 'libraries.js',
       loader: 'js',
     },
-    outfile: path.join(root, 'dist', 'libraries.js'),
   }),
 ]);
 const text = (result) => result.outputFiles[0].text;
