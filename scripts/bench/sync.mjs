@@ -235,12 +235,13 @@ try {
       result.floorRequests = diff(await requestCounts(kc), before);
       if (result.floor.errors > 0) throw new Error(`the write floor had ${result.floor.errors} failed writes`);
     };
-    for (const run of pair % 2 === 0 ? [runSync, runFloor] : [runFloor, runSync]) await run();
+    // Pairs take turns going first.
+    result.syncFirst = pair % 2 === 0;
+    for (const run of result.syncFirst ? [runSync, runFloor] : [runFloor, runSync]) await run();
     const copy = await core.readNamespacedSecret({ name: 'regcred', namespace: names[0] });
     const sorted = (record = {}) => Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
     const shape = (secret) => JSON.stringify({ labels: sorted(secret.metadata.labels), annotations: sorted(secret.metadata.annotations), type: secret.type, data: sorted(secret.data) });
     if (shape(copy) !== shape(body)) throw new Error(`the floor's body is not the copy sync wrote:\n${shape(body)}\n${shape(copy)}`);
-    result.syncFirst = pair % 2 === 0;
     log(`  sync ${(result.sync.ms / 1000).toFixed(2)} s, floor ${(result.floorMs / 1000).toFixed(2)} s: ${(result.sync.ms / result.floorMs).toFixed(2)}x (${result.syncFirst ? 'sync' : 'floor'} first)`);
     return result;
   }

@@ -29,7 +29,7 @@ const cacheOf = (key) => key.replace(/\.js$/, '.code-cache');
 const building = !sea.isSea();
 const assetsDir = process.env.KPS_SEA_ASSETS;
 if (building && !assetsDir) throw new Error('run as a SEA, or at build time with KPS_SEA_ASSETS set');
-// The executable's own path, as __filename, as before the bundle was split.
+// __filename of both parts: the executable's own path (at build time, the plugin's script).
 const filename = building ? path.join(assetsDir, PLUGIN) : process.execPath;
 // For the release tests: a rejected cache costs only speed, so nothing else would notice.
 const report = !building && process.env.KPS_TEST_REPORT_CODE_CACHE ? (line) => process.stderr.write(`${line}\n`) : () => undefined;
