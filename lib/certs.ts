@@ -3,7 +3,7 @@
 // from Node's crypto; node-forge only assembles and signs the X.509 structures, which Node cannot.
 import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
 
 export interface KeyAndCertificate {
   /** PEM. */
@@ -14,6 +14,15 @@ export interface KeyAndCertificate {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * node-forge, loaded when a certificate is made. sync imports this file through the webhook, and
+ * the standalone executable keeps node-forge with the other large libraries, which load together
+ * on first use: a static import would load them all at every sync.
+ */
+async function loadForge(): Promise<typeof Forge> {
+  return (await import('node-forge')).default;
+}
+
 function newKeyPair(): { publicPem: string; privatePem: string } {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {
@@ -22,7 +31,7 @@ function newKeyPair(): { publicPem: string; privatePem: string } {
   };
 }
 
-function baseCertificate(commonName: string, validityDays: number, publicPem: string): forge.pki.Certificate {
+function baseCertificate(forge: typeof Forge, commonName: string, validityDays: number, publicPem: string): Forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicPem);
   // A positive 16-byte serial: the high bit cleared so DER does not read it as negative.
@@ -37,9 +46,10 @@ function baseCertificate(commonName: string, validityDays: number, publicPem: st
 }
 
 /** A self-signed CA. */
-export function generateCa(commonName: string, validityDays = 3650): KeyAndCertificate {
+export async function generateCa(commonName: string, validityDays = 3650): Promise<KeyAndCertificate> {
+  const forge = await loadForge();
   const keys = newKeyPair();
-  const cert = baseCertificate(commonName, validityDays, keys.publicPem);
+  const cert = baseCertificate(forge, commonName, validityDays, keys.publicPem);
   cert.setIssuer(cert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: true, critical: true },
@@ -51,9 +61,10 @@ export function generateCa(commonName: string, validityDays = 3650): KeyAndCerti
 }
 
 /** A serving certificate for these DNS names and IP addresses, signed by the CA. */
-export function issueServingCertificate(ca: KeyAndCertificate, hosts: string[], validityDays = 90): KeyAndCertificate {
+export async function issueServingCertificate(ca: KeyAndCertificate, hosts: string[], validityDays = 90): Promise<KeyAndCertificate> {
+  const forge = await loadForge();
   const keys = newKeyPair();
-  const cert = baseCertificate(hosts[0] ?? 'kubectl-pullsecret-webhook', validityDays, keys.publicPem);
+  const cert = baseCertificate(forge, hosts[0] ?? 'kubectl-pullsecret-webhook', validityDays, keys.publicPem);
   const caCert = forge.pki.certificateFromPem(ca.cert);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([

@@ -180,10 +180,10 @@ export async function ensureCertificates(connection: Connection, options: Webhoo
   const read = (key: string) => (existing?.data?.[key] ? Buffer.from(existing.data[key]!, 'base64').toString('utf8') : undefined);
   const storedCa = read('ca.crt') && read('ca.key') ? { cert: read('ca.crt')!, key: read('ca.key')! } : undefined;
   const storedServing = read('tls.crt') && read('tls.key') ? { cert: read('tls.crt')!, key: read('tls.key')! } : undefined;
-  const ca = storedCa && expiresAt(storedCa.cert).getTime() > Date.now() + 365 * 86_400_000 ? storedCa : generateCa('kubectl-pullsecret webhook CA');
+  const ca = storedCa && expiresAt(storedCa.cert).getTime() > Date.now() + 365 * 86_400_000 ? storedCa : await generateCa('kubectl-pullsecret webhook CA');
   if (ca === storedCa && !needsRenewal(storedServing, ca, hosts)) return { ca, serving: storedServing! };
 
-  const serving = issueServingCertificate(ca, hosts);
+  const serving = await issueServingCertificate(ca, hosts);
   const encode = (text: string) => Buffer.from(text).toString('base64');
   const body: V1Secret = {
     apiVersion: 'v1',

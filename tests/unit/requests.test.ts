@@ -101,12 +101,14 @@ describe('requests made without client-node', () => {
   });
 });
 
+// The TLS suite's certificates, made before it is declared: its server is built from them.
+const serverCa = await generateCa('kps-test-server-ca');
+const serving = await issueServingCertificate(serverCa, ['kubernetes.internal']);
+const client = await issueServingCertificate(await generateCa('kps-test-client-ca'), ['kps-test-client']);
+
 describe('TLS as the kubeconfig says', () => {
   // The server's certificate names only kubernetes.internal, not the address dialled; it asks
   // for a client certificate and records the one it gets.
-  const serverCa = generateCa('kps-test-server-ca');
-  const serving = issueServingCertificate(serverCa, ['kubernetes.internal']);
-  const client = issueServingCertificate(generateCa('kps-test-client-ca'), ['kps-test-client']);
   const clients: (string | undefined)[] = [];
   const tlsServer = https.createServer({ cert: serving.cert, key: serving.key, requestCert: true, rejectUnauthorized: false }, (request, response) => {
     const name = (request.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN;
@@ -151,7 +153,7 @@ describe('TLS as the kubeconfig says', () => {
 
   test('without tls-server-name the name does not match; with another CA the chain does not', async () => {
     assert.equal(await failure(requestJson(connectWith([`certificate-authority-data: ${b64(serverCa.cert)}`]), { path: '/api/v1/namespaces' })), 'ERR_TLS_CERT_ALTNAME_INVALID');
-    const other = generateCa('kps-test-other-ca');
+    const other = await generateCa('kps-test-other-ca');
     const refused = await failure(requestJson(connectWith([`certificate-authority-data: ${b64(other.cert)}`, 'tls-server-name: kubernetes.internal']), { path: '/api/v1/namespaces' }));
     assert.match(refused, /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
   });
@@ -166,8 +168,8 @@ describe('TLS as the kubeconfig says', () => {
 
 describe('in a pod (the service account\'s files)', () => {
   test('the server is verified with ca.crt, and the token file is read again for each request (it rotates)', async () => {
-    const ca = generateCa('kps-test-ca');
-    const serving = issueServingCertificate(ca, ['127.0.0.1']);
+    const ca = await generateCa('kps-test-ca');
+    const serving = await issueServingCertificate(ca, ['127.0.0.1']);
     const tokens: (string | undefined)[] = [];
     const tlsServer = https.createServer({ cert: serving.cert, key: serving.key }, (request, response) => {
       tokens.push(request.headers.authorization);
@@ -189,7 +191,7 @@ describe('in a pod (the service account\'s files)', () => {
       assert.deepEqual(tokens, ['Bearer FAKE-projected-token-1', 'Bearer FAKE-projected-token-2']);
 
       // A server certificate from another CA is refused.
-      writeFileSync(path.join(serviceAccountDir, 'ca.crt'), generateCa('another-ca').cert);
+      writeFileSync(path.join(serviceAccountDir, 'ca.crt'), (await generateCa('another-ca')).cert);
       const refused = await requestJson(connect({}, { env, home: root, serviceAccountDir }), { path: '/api/v1/namespaces' }).then(() => undefined, (error: unknown) => error);
       assert.match(String((refused as { code?: string })?.code), /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
     } finally {

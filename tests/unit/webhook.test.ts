@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
-import { generateCa, issueServingCertificate, needsRenewal } from '../../lib/certs';
+import { generateCa, issueServingCertificate, needsRenewal, type KeyAndCertificate } from '../../lib/certs';
 import {
   admit,
   podImages,
@@ -145,8 +145,12 @@ describe('webhook configuration', () => {
 });
 
 describe('certificates', () => {
-  const ca = generateCa('test CA');
-  const serving = issueServingCertificate(ca, ['svc.ns.svc', '127.0.0.1']);
+  let ca: KeyAndCertificate;
+  let serving: KeyAndCertificate;
+  before(async () => {
+    ca = await generateCa('test CA');
+    serving = await issueServingCertificate(ca, ['svc.ns.svc', '127.0.0.1']);
+  });
 
   test('the serving certificate chains to the CA and covers its names', () => {
     const cert = new X509Certificate(serving.cert);
@@ -156,11 +160,11 @@ describe('certificates', () => {
     assert.equal(new X509Certificate(ca.cert).ca, true);
   });
 
-  test('renewal: another CA, a missing name, or expiry within the window', () => {
+  test('renewal: another CA, a missing name, or expiry within the window', async () => {
     assert.equal(needsRenewal(serving, ca, ['svc.ns.svc']), false);
-    assert.equal(needsRenewal(serving, generateCa('other'), ['svc.ns.svc']), true);
+    assert.equal(needsRenewal(serving, await generateCa('other'), ['svc.ns.svc']), true);
     assert.equal(needsRenewal(serving, ca, ['elsewhere.svc']), true);
-    assert.equal(needsRenewal(issueServingCertificate(ca, ['svc.ns.svc'], 10), ca, ['svc.ns.svc']), true);
+    assert.equal(needsRenewal(await issueServingCertificate(ca, ['svc.ns.svc'], 10), ca, ['svc.ns.svc']), true);
     assert.equal(needsRenewal(undefined, ca, ['svc.ns.svc']), true);
   });
 });
