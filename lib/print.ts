@@ -127,8 +127,10 @@ export function renderOutcomes(
     return { stdout: formatObject({ apiVersion: 'v1', kind: 'List', items }, options.output), stderr, failed };
   }
   if (options.output === 'name') {
-    const names = [...new Set(outcomes.filter((o) => o.after).map((o) => o.object))];
-    return { stdout: names.map((n) => `${n}\n`).join(''), stderr, failed };
+    // One line per object, as kubectl prints `-o name` across namespaces: the same kind/name in
+    // two namespaces is two lines, one object with two outcomes is one.
+    const objects = new Map(outcomes.filter((o) => o.after).map((o) => [`${o.namespace}/${o.object}`, o.object]));
+    return { stdout: [...objects.values()].map((n) => `${n}\n`).join(''), stderr, failed };
   }
   const shown = (o: PrintableOutcome) => (options.notableOnly ? o.result === 'skipped' : o.result !== 'failed');
   const lines = outcomes.filter(shown).map((o) => formatOutcome(o, options.dryRun));
