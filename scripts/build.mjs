@@ -6,7 +6,7 @@ import { build } from 'esbuild';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LIBRARIES_LOADER, joinBundle } from './bundle-layout.mjs';
+import { LIBRARIES_LOADER, LIBRARY_PACKAGES, joinBundle } from './bundle-layout.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -61,10 +61,10 @@ function clientNames() {
 }
 
 /**
- * The packages in the libraries' part (large, and used by neither list, --version nor
- * completion), each with the ES import of it into `local` that its part's entry makes.
+ * How the libraries' part's entry imports each of LIBRARY_PACKAGES (large, and used by neither
+ * list, --version, completion nor a one-shot sync) into `local`.
  */
-const LIBRARIES = {
+const LIBRARY_IMPORTS = {
   '@kubernetes/client-node': (local) => {
     const names = clientNames().join(', ');
     return `import { ${names} } from '@kubernetes/client-node';\nconst ${local} = { ${names} };`;
@@ -73,20 +73,24 @@ const LIBRARIES = {
   'prom-client': (local) => `import * as ${local} from 'prom-client';`,
 };
 
-/** The libraries' part's entry: each of LIBRARIES exported under its package name. */
+/** The libraries' part's entry: each of LIBRARY_PACKAGES exported under its package name. */
 function librariesEntry() {
-  const entries = Object.entries(LIBRARIES).map(([name, importAs], i) => ({ name, local: `library${i}`, importAs }));
+  const entries = LIBRARY_PACKAGES.map((name, i) => {
+    const importAs = LIBRARY_IMPORTS[name];
+    if (!importAs) throw new Error(`scripts/build.mjs: no import of ${name} for the libraries' part`);
+    return { name, local: `library${i}`, importAs };
+  });
   return [
     ...entries.map(({ local, importAs }) => importAs(local)),
     `export { ${entries.map(({ name, local }) => `${local} as ${JSON.stringify(name)}`).join(', ')} };`,
   ].join('\n');
 }
 
-/** In the plugin's part, each of LIBRARIES is a module that takes it from the libraries' part. */
+/** In the plugin's part, each of LIBRARY_PACKAGES is a module that takes it from the libraries' part. */
 const librariesOnFirstUse = {
   name: 'libraries-on-first-use',
   setup(plugin) {
-    plugin.onResolve({ filter: /^[@a-z]/ }, (args) => (Object.hasOwn(LIBRARIES, args.path) ? { path: args.path, namespace: 'library' } : undefined));
+    plugin.onResolve({ filter: /^[@a-z]/ }, (args) => (LIBRARY_PACKAGES.includes(args.path) ? { path: args.path, namespace: 'library' } : undefined));
     plugin.onLoad({ filter: /.*/, namespace: 'library' }, (args) => ({
       contents: `module.exports = ${LIBRARIES_LOADER}()[${JSON.stringify(args.path)}];`,
       loader: 'js',

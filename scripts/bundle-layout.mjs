@@ -13,6 +13,9 @@
 // loader is the function declared at the end of the file; in the executable it is a parameter of
 // the first part, given by sea-main.cjs.
 
+/** The packages in the libraries' part: importing any one of them evaluates them all. */
+export const LIBRARY_PACKAGES = ['@kubernetes/client-node', 'node-forge', 'prom-client'];
+
 /** The loader's name, free in the plugin's code and declared by the libraries part. */
 export const LIBRARIES_LOADER = '__kpsLibraries';
 
