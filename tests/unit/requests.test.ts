@@ -88,6 +88,15 @@ describe('requests made without client-node', () => {
     assert.deepEqual(JSON.parse(request.body), [{ op: 'add', path: '/imagePullSecrets/-', value: { name: 'regcred' } }]);
   });
 
+  test("a server URL's own path (a proxy's) prefixes every request; query values arrive as given", async () => {
+    const connection = connectAs(['token: FAKE-token-3'], `${serverUrl}/k8s/clusters/c-1/`);
+    const labelSelector = 'app in (a, b),tier!=web,team=ü';
+    await requestJson(connection, { path: '/api/v1/secrets', query: { labelSelector, limit: 500 } });
+    const url = new URL(seen.at(-1)!.url!, 'http://any');
+    assert.equal(url.pathname, '/k8s/clusters/c-1/api/v1/secrets');
+    assert.deepEqual([...url.searchParams], [['labelSelector', labelSelector], ['limit', '500']]);
+  });
+
   test('an error status is an ApiError with the status and the body', async () => {
     answer = { status: 404, body: '{"kind":"Status","reason":"NotFound","message":"secrets \\"x\\" not found"}' };
     try {
