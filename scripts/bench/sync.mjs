@@ -2,8 +2,8 @@
 //
 // The plugin measured is the standalone executable, packaged for this machine (--bundle: the
 // from-source install, dist/kubectl-pullsecret run by this Node). Converging from nothing and
-// the write floor run as P pairs (default 3 up to 2000 namespaces, else 1), each of the two on
-// its own fresh control plane; the medians and each pair's figures are printed.
+// the two write floors run as P rounds ("pairs"; default 3 up to 2000 namespaces, else 1), each
+// of the three on its own fresh control plane; the medians and each round's figures are printed.
 // On a dedicated local control plane: N namespaces (default 1000), each with `default` and two
 // more ServiceAccounts. Measures, for `kubectl pullsecret sync`:
 //   - converging from nothing: wall time, API requests by verb (the API server's own
@@ -13,6 +13,9 @@
 //     scripts/cluster/testbin/cmd/write-floor, a Go client that makes exactly the writes sync
 //     made (one Secret POST per namespace, one JSON patch per ServiceAccount) at full
 //     concurrency with no reads; sync / floor is what sync costs beyond its writes;
+//   - side by side too, the node floor: the same writes from scripts/bench/node-floor.mjs, a bare
+//     Node.js client sending them as sync does (node:https, keep-alive HTTP/1.1, JSON), run by
+//     this Node: node floor / floor is what the runtime adds, sync / node floor what the plugin adds;
 //   - a second, no-op sync: the same figures (it must write nothing);
 //   - --watch: its start-up (spawn to watching) and RSS once it has listed everything; latency
 //     from a namespace's creation to its default ServiceAccount carrying the secret, namespaces
@@ -162,6 +165,7 @@ try {
   const names = Array.from({ length: N }, (_, i) => `bench-${String(i).padStart(5, '0')}`);
   const kubectlNames = Array.from({ length: M }, (_, i) => `kubectl-${String(i).padStart(4, '0')}`);
   const floorTool = execFileSync('bash', [path.join(root, 'scripts/cluster/testbin/tool.sh'), 'write-floor'], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
+  const nodeFloorScript = path.join(root, 'scripts/bench/node-floor.mjs');
   const syncArgs = ['sync', 'regcred', '-n', 'bench-source', '-l', `${LABEL}=sync`];
   const password = 'bench-password-not-a-secret';
 
@@ -209,21 +213,13 @@ try {
   }
 
   /**
-   * One pair: the write floor, then sync, each on its own fresh control plane of the same shape,
-   * so that neither pays for the other. Sharing one control plane, sync's reads also held the
-   * floor's namespaces (twice the ServiceAccounts), and after the floor it found the floor's 1000
-   * copies of its source in namespaces -l does not select, and planned and printed each as a
-   * stale copy. On a shared control plane whichever went first was also the slower: over nine
-   * pairs at 1000 namespaces on one day, sync took 5.0 s on average going first and 4.6 s going
-   * second, the floor 3.9 s and 3.6 s. Now each goes first on its own.
-   * The last pair's control plane (sync's) stays for the rest of the bench.
+   * A floor on a fresh control plane: `command` makes the writes sync would make there (see
+   * write-floor's flags), timed from outside like sync, process start included. Also returns the
+   * body it wrote: the copy sync writes (the source's content, labels and annotations, and the
+   * source annotation), checked against sync's own copy.
    */
-  async function convergePair(pair) {
-    const result = {};
-    log(`pair ${pair + 1} of ${PAIRS}: the write floor on a fresh local control plane`);
+  async function floorOnFreshCluster(command, commandArgs) {
     const floorCluster = await freshCluster();
-    // The floor's body: the copy sync writes (the source's content, labels and annotations, and
-    // the source annotation), checked against sync's own copy below.
     const source = await floorCluster.core.readNamespacedSecret({ name: 'regcred', namespace: 'bench-source' });
     const body = {
       metadata: { name: 'regcred', labels: source.metadata.labels, annotations: { ...source.metadata.annotations, 'kubectl-pullsecret/source': 'bench-source/regcred' } },
@@ -233,25 +229,46 @@ try {
     writeFileSync(path.join(scratch, 'secret.json'), JSON.stringify(body));
     writeFileSync(path.join(scratch, 'namespaces'), names.join('\n'));
     await untilIdle();
-    let before = await requestCounts(floorCluster.kc);
+    const before = await requestCounts(floorCluster.kc);
     const started = process.hrtime.bigint();
-    result.floor = JSON.parse(execFileSync(floorTool, ['--kubeconfig', kubeconfig, '--namespaces', path.join(scratch, 'namespaces'),
+    const output = JSON.parse(execFileSync(command, [...commandArgs, '--kubeconfig', kubeconfig, '--namespaces', path.join(scratch, 'namespaces'),
       '--secret', path.join(scratch, 'secret.json'), '--service-accounts', 'default,builder,deployer', '--concurrency', '64'], { stdio: ['ignore', 'pipe', 'inherit'] }).toString());
-    result.floorMs = Number(process.hrtime.bigint() - started) / 1e6;
-    result.floorRequests = diff(await requestCounts(floorCluster.kc), before);
-    if (result.floor.errors > 0) throw new Error(`the write floor had ${result.floor.errors} failed writes`);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const requests = diff(await requestCounts(floorCluster.kc), before);
+    if (output.errors > 0) throw new Error(`${path.basename(commandArgs[0] ?? command)} had ${output.errors} failed writes`);
+    return { ms, requests, body };
+  }
+
+  /**
+   * One pair: the write floor, the same writes from a bare Node client, then sync, each on its
+   * own fresh control plane of the same shape, so that none pays for another. Sharing one
+   * control plane, sync's reads also held the floor's namespaces (twice the ServiceAccounts),
+   * and after the floor it found the floor's 1000 copies of its source in namespaces -l does not
+   * select, and planned and printed each as a stale copy. On a shared control plane whichever
+   * went first was also the slower: over nine pairs at 1000 namespaces on one day, sync took
+   * 5.0 s on average going first and 4.6 s going second, the floor 3.9 s and 3.6 s. Now each
+   * goes first on its own. The last pair's control plane (sync's) stays for the rest of the bench.
+   */
+  async function convergePair(pair) {
+    const result = {};
+    log(`pair ${pair + 1} of ${PAIRS}: the write floor on a fresh local control plane`);
+    const floor = await floorOnFreshCluster(floorTool, []);
+    result.floorMs = floor.ms;
+    result.floorRequests = floor.requests;
+    log(`pair ${pair + 1} of ${PAIRS}: the node floor on a fresh local control plane`);
+    result.nodeFloorMs = (await floorOnFreshCluster(process.execPath, [nodeFloorScript])).ms;
 
     log(`pair ${pair + 1} of ${PAIRS}: sync from nothing on a fresh local control plane`);
     const { kc, core } = await freshCluster();
     await untilIdle();
-    before = await requestCounts(kc);
+    const before = await requestCounts(kc);
     result.sync = timedPlugin(syncArgs);
     result.syncRequests = diff(await requestCounts(kc), before);
     const copy = await core.readNamespacedSecret({ name: 'regcred', namespace: names[0] });
     const sorted = (record = {}) => Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
     const shape = (secret) => JSON.stringify({ labels: sorted(secret.metadata.labels), annotations: sorted(secret.metadata.annotations), type: secret.type, data: sorted(secret.data) });
-    if (shape(copy) !== shape(body)) throw new Error(`the floor's body is not the copy sync wrote:\n${shape(body)}\n${shape(copy)}`);
-    log(`  sync ${(result.sync.ms / 1000).toFixed(2)} s, floor ${(result.floorMs / 1000).toFixed(2)} s: ${(result.sync.ms / result.floorMs).toFixed(2)}x`);
+    if (shape(copy) !== shape(floor.body)) throw new Error(`the floor's body is not the copy sync wrote:\n${shape(floor.body)}\n${shape(copy)}`);
+    log(`  sync ${(result.sync.ms / 1000).toFixed(2)} s, floor ${(result.floorMs / 1000).toFixed(2)} s: ${(result.sync.ms / result.floorMs).toFixed(2)}x; node floor ${(result.nodeFloorMs / 1000).toFixed(2)} s`);
     return { ...result, kc, core };
   }
 
@@ -268,6 +285,9 @@ try {
   const syncMs = median(pairs.map((p) => p.sync.ms));
   const floorMs = median(pairs.map((p) => p.floorMs));
   const ratios = pairs.map((p) => p.sync.ms / p.floorMs);
+  const nodeFloorMs = median(pairs.map((p) => p.nodeFloorMs));
+  const runtimeRatios = pairs.map((p) => p.nodeFloorMs / p.floorMs);
+  const pluginRatios = pairs.map((p) => p.sync.ms / p.nodeFloorMs);
   let before;
 
   log('second sync (nothing to do), and side by side the same with its streams in JSON');
@@ -386,6 +406,9 @@ try {
   line(`write floor (same writes, Go client)${PAIRS > 1 ? ', median' : ''}`, `${seconds(floorMs)} s${each(pairs.map((p) => seconds(p.floorMs)))}`);
   line('write floor: requests', fmt(floorRequests));
   line(`sync / floor${PAIRS > 1 ? `, median of ${PAIRS} pairs` : ''}`, `${median(ratios).toFixed(2)}x${each(ratios.map((r) => `${r.toFixed(2)}x`))}`, '<= 1.2x');
+  line(`node floor (same writes, bare Node ${process.version} client)${PAIRS > 1 ? ', median' : ''}`, `${seconds(nodeFloorMs)} s${each(pairs.map((p) => seconds(p.nodeFloorMs)))}`);
+  line('  node floor / floor: what the runtime adds', `${median(runtimeRatios).toFixed(2)}x${each(runtimeRatios.map((r) => `${r.toFixed(2)}x`))}`);
+  line('  sync / node floor: what the plugin adds', `${median(pluginRatios).toFixed(2)}x${each(pluginRatios.map((r) => `${r.toFixed(2)}x`))}`);
   line('no-op sync: time', `${(noop.ms / 1000).toFixed(2)} s, again ${(noopAgain.ms / 1000).toFixed(2)} s`, '< 2 s');
   line('  its lists streamed in JSON, not protobuf', `${(noopJson.ms / 1000).toFixed(2)} s (protobuf / JSON ${(Math.min(noop.ms, noopAgain.ms) / noopJson.ms).toFixed(2)}x)`);
   line('no-op sync: requests', fmt(noopRequests), 'no writes; one LIST per type + pages');
