@@ -31,7 +31,9 @@ export const builder = (yargs: Argv) =>
       },
       prune: { type: 'boolean', describe: 'Remove stale copies (namespace no longer selected, or source gone) and their references' },
       force: { type: 'boolean', describe: 'Overwrite same-named secrets that kubectl-pullsecret does not manage' },
-      concurrency: { type: 'number', default: 32, describe: 'Writes in flight at once' },
+      // 64, as many as the keep-alive agent's sockets: side by side with 32 on fresh control planes
+      // of 1000 namespaces, etcd batched more writes per commit and used less CPU in every pair.
+      concurrency: { type: 'number', default: 64, describe: 'Writes in flight at once' },
       watch: { alias: 'w', type: 'boolean', describe: 'Keep syncing as namespaces, ServiceAccounts and sources change' },
       'restart-pending': { type: 'boolean', describe: 'Delete controller-owned pods stuck in ImagePullBackOff that the synced secret now covers' },
       'print-manifests': { type: 'boolean', describe: 'With --watch: print the manifests that run this sync in the cluster (ServiceAccount, least-privilege RBAC, Deployment) and exit' },
