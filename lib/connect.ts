@@ -225,8 +225,8 @@ const serverAddresses = new Map<string, ServerAddress>();
 
 /**
  * The kubeconfig's server URL taken apart once. Each request then names host, port and path
- * itself: a URL object per request, and node:http turning it back into options, took about 3%
- * of the plugin's CPU over sync's 4000 writes.
+ * itself: a URL object per request, and node:http turning it back into options, cost 4–7% of
+ * the plugin's CPU over sync's 4000 writes (--dry-run=server, 1000 namespaces).
  */
 function serverAddress(server: string): ServerAddress {
   let address = serverAddresses.get(server);

@@ -41,7 +41,6 @@ function staticClosure(metafile: Metafile, from: string[]): Map<string, string[]
   return reached;
 }
 
-
 describe('startup: what the read-only verbs and sync load', () => {
   // sync writes with plain JSON requests, so that a sync of thousands of namespaces starts as
   // quickly as list; only --watch loads the client (its Watch), and the webhook node-forge (its
